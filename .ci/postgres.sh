@@ -1,0 +1,7 @@
+# Sourced by .ci/run: a throwaway PostgreSQL cluster on loopback for the tests.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_dir=$(mktemp -d /tmp/ponder-pg.XXXXXX)
+chown postgres "$pg_dir"
+su postgres -s /bin/sh -c "$pg_bin/initdb -D $pg_dir/data -A trust -U postgres >/dev/null"
+su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $pg_dir/data -o '-k $pg_dir -p 54329 -c listen_addresses=127.0.0.1' -l $pg_dir/log -w start >/dev/null"
+export PONDER_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:54329/postgres"

@@ -1,0 +1,1 @@
+"""Talking to models, hosted or local, through one typed interface."""

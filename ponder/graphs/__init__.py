@@ -1,0 +1,1 @@
+"""ponder.graphs"""
