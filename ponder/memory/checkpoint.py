@@ -1,0 +1,152 @@
+"""LangGraph checkpointers that never write reasoning.
+
+:class:`RedactingSerializer` wraps any LangGraph serializer and runs
+:func:`~ponder.memory.redaction.redact` over whatever it is asked to dump.
+A serializer alone is not enough: LangGraph's PostgreSQL saver stores
+primitive channel values inline as JSONB without calling the serializer, and
+no saver shows the serializer the *channel name* of a pending write. So the
+factories here also yield savers that redact at ``aput``/``aput_writes``:
+channel values and writes are redacted, and channels named like reasoning
+(``reasoning``, ``reasoning_content``, …) are dropped from checkpoints and
+written as ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from ponder.memory.redaction import REASONING_KEYS, redact
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+__all__ = [
+    "RedactingAsyncSqliteSaver",
+    "RedactingSerializer",
+    "postgres_checkpointer",
+    "redact_checkpoint",
+    "redact_writes",
+    "sqlite_checkpointer",
+]
+
+
+class RedactingSerializer(SerializerProtocol):
+    """A serializer that strips reasoning before delegating to ``inner``.
+
+    ``inner`` defaults to LangGraph's ``JsonPlusSerializer``. Loading is
+    delegated unchanged.
+    """
+
+    def __init__(self, inner: SerializerProtocol | None = None) -> None:
+        self._inner: SerializerProtocol = inner if inner is not None else JsonPlusSerializer()
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        return self._inner.dumps_typed(_redact_payload(obj))
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        return self._inner.loads_typed(data)
+
+
+def redact_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
+    """A copy of ``checkpoint`` whose channel values hold no reasoning.
+
+    Bookkeeping (ids, channel versions) is kept as is: it holds no message text.
+    """
+    values = {
+        name: redact(value)
+        for name, value in checkpoint["channel_values"].items()
+        if name not in REASONING_KEYS
+    }
+    return {**checkpoint, "channel_values": values}
+
+
+def redact_writes(writes: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Pending writes with reasoning removed; writes to reasoning channels become ``None``."""
+    return [
+        (channel, None if channel in REASONING_KEYS else redact(value)) for channel, value in writes
+    ]
+
+
+def _redact_payload(obj: Any) -> Any:
+    if isinstance(obj, dict) and "channel_values" in obj and "channel_versions" in obj:
+        return {**obj, "channel_values": redact_checkpoint(obj)["channel_values"]}  # type: ignore[arg-type]
+    return redact(obj)
+
+
+class RedactingAsyncSqliteSaver(AsyncSqliteSaver):
+    """``AsyncSqliteSaver`` that redacts checkpoints, metadata and writes before storing."""
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await super().aput(
+            config, redact_checkpoint(checkpoint), redact(metadata), new_versions
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await super().aput_writes(config, redact_writes(writes), task_id, task_path)
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """A ready (set-up) redacting SQLite checkpointer on the file ``path``."""
+    file = await asyncio.to_thread(_prepare_sqlite_file, path)
+    async with aiosqlite.connect(file) as conn:
+        saver = RedactingAsyncSqliteSaver(conn, serde=RedactingSerializer())
+        await saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
+    """A ready (set-up) redacting PostgreSQL checkpointer.
+
+    ``url`` may be a libpq URL or a SQLAlchemy one (``postgresql+psycopg://``).
+    Needs the ``postgres`` extra (``langgraph-checkpoint-postgres``).
+    """
+    try:
+        from ponder.memory._postgres_checkpoint import RedactingAsyncPostgresSaver
+    except ImportError as exc:
+        raise ImportError(
+            "postgres_checkpointer needs langgraph-checkpoint-postgres: "
+            "pip install 'ponder[postgres]'"
+        ) from exc
+    async with RedactingAsyncPostgresSaver.from_conn_string(
+        _libpq_url(url), serde=RedactingSerializer()
+    ) as saver:
+        await saver.setup()
+        yield saver
+
+
+def _prepare_sqlite_file(path: str | Path) -> str:
+    file = Path(path).expanduser()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return str(file)
+
+
+def _libpq_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] not in ("postgresql", "postgres"):
+        raise ValueError("postgres_checkpointer needs a postgresql:// URL")
+    return f"postgresql://{rest}"
