@@ -87,6 +87,8 @@ class ProviderProfile:
     stream_usage: bool = True
     """Send ``stream_options: {"include_usage": true}`` when streaming."""
     extra_body: dict[str, Any] = field(default_factory=dict)
+    retired_models: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """Retired model name -> (successor, thinking on?); used with a one-time warning."""
 
     def with_overrides(self, **changes: Any) -> ProviderProfile:
         """A copy with some fields changed, e.g. ``replay="never"``."""
@@ -115,12 +117,15 @@ def deepseek() -> ProviderProfile:
         strict_base_url="https://api.deepseek.com/beta",
         json_modes=frozenset({"json_object"}),
         json_needs_word=True,
-        ignored_params=frozenset(
-            {"temperature", "top_p", "presence_penalty", "frequency_penalty"}
-        ),
+        ignored_params=frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"}),
         rejected_params=frozenset({"logprobs", "top_logprobs"}),
         thinking_switch="deepseek",
         prefix_style="deepseek",
+        # aliases retired 2026-07-24 (§1)
+        retired_models={
+            "deepseek-reasoner": ("deepseek-v4-pro", True),
+            "deepseek-chat": ("deepseek-v4-flash", False),
+        },
     )
 
 
@@ -136,6 +141,7 @@ def deepseek_r1() -> ProviderProfile:
         strict_tools=False,
         strict_base_url=None,
         thinking_switch="none",
+        retired_models={},
     )
 
 
@@ -238,17 +244,16 @@ def get_profile(
         raise ValueError(f"unknown provider {name!r}; choose one of: {choices}") from None
 
 
-_LEGACY_R1_MODELS = ("deepseek-reasoner", "deepseek-r1")
-
-
 def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:
-    """Pick a profile from the base URL, then the model name; else generic."""
+    """Pick a profile from the base URL (host, or a local engine's default port); else generic.
+
+    ``model`` is accepted for callers that pass both; no profile is chosen by
+    model name (a model is served by many engines).
+    """
     host = (urlparse(base_url).hostname or "") if base_url else ""
     port = urlparse(base_url).port if base_url else None
-    model_name = (model or "").lower()
     if host.endswith("deepseek.com"):
-        if model_name.startswith(_LEGACY_R1_MODELS):
-            return deepseek_r1()
+        # The legacy R1 aliases are retired there; the V4 profile maps them.
         return deepseek()
     if host.endswith("openrouter.ai"):
         return openrouter()
