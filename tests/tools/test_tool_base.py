@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from ponder.backends.types import ToolSpec
-from ponder.tools import Tool, as_tool, tool
+from ponder.tools import Tool, ToolArgumentError, as_tool, tool
 
 
 class Color(enum.Enum):
@@ -238,7 +238,7 @@ def test_from_model() -> None:
     }
     assert Tool.from_model(Search, lambda a: a.query).name == "search"
     with pytest.raises(TypeError, match="not a pydantic model"):
-        Tool.from_model(dict, search)  # type: ignore[type-var]
+        Tool.from_model(dict, search)  # type: ignore[type-var, arg-type]
 
 
 def test_invalid_definitions_raise_value_error() -> None:
@@ -270,3 +270,61 @@ def test_as_tool() -> None:
     assert as_tool(solve_quadratic).name == "solve_quadratic"
     with pytest.raises(TypeError, match="cannot make a tool from int"):
         as_tool(3)
+
+
+def test_docstring_sections() -> None:
+    def f(x: int, y: int) -> int:
+        """Summary over
+        two lines.
+
+        Longer text that is not part of the summary.
+
+        Arguments:
+            x (int, optional): the x.
+            y: the y,
+                continued.
+
+        Raises:
+            ValueError: never; this is not an argument.
+        """
+        return x + y
+
+    t = Tool.from_function(f)
+    assert t.description == "Summary over two lines."
+    props = t.parameters["properties"]
+    assert props["x"]["description"] == "the x."
+    assert props["y"]["description"] == "the y, continued."
+    assert "ValueError" not in str(t.parameters)
+
+
+async def test_async_callable_object_and_async_model_tool() -> None:
+    class Counter:
+        def __init__(self) -> None:
+            self.n = 0
+
+        async def __call__(self, step: int = 1) -> int:
+            self.n += step
+            return self.n
+
+    counter = Tool.from_function(Counter(), name="count")
+    assert await counter.invoke({"step": 2}) == "2"
+
+    class Query(BaseModel):
+        text: str
+
+    async def shout(q: Query) -> str:
+        return q.text.upper()
+
+    assert await Tool.from_model(Query, shout).invoke({"text": "hi"}) == "HI"
+
+
+async def test_invoke_coerces_with_pydantic() -> None:
+    def area(p: Point, scale: int = 1) -> float:
+        """Area-ish."""
+        assert isinstance(p, Point)
+        return p.x * p.y * scale
+
+    t = Tool.from_function(area)
+    assert await t.invoke({"p": {"x": 2, "y": 3}}) == "6.0"
+    with pytest.raises(ToolArgumentError, match="at p/x: Input should be a valid number"):
+        await t.invoke({"p": {"x": "two"}})
