@@ -67,7 +67,7 @@ _TO_CANONICAL = str.maketrans({"_": "▁", " ": "▁", "|": "｜"})
 # Longest raw spelling (every ▁ written as the two characters \_), less one.
 _WINDOW = max(len(m) + m.count("▁") for m in _CANONICAL) - 1
 _TYPE_PREFIXES = frozenset({"", "function"})
-_FENCE_OPEN = re.compile(r"^```(?:[A-Za-z]+(?=[\s{\[]))?")
+_FENCE_OPEN = re.compile(r"^```(?:[A-Za-z]+(?=[\s{\[]|$))?")
 
 
 class R1ToolCallParser:
