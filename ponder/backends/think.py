@@ -79,7 +79,8 @@ class ThinkSplitter:
         self.saw_open_tag = False
         self.saw_close_tag = False
         self.reclassified = False
-        """True when an unpaired ``</think>`` turned streamed content into reasoning."""
+        """Set (only ever by :meth:`feed`) when an unpaired ``</think>`` turns content
+        pieces that were already streamed into reasoning."""
 
     def feed(self, text: str) -> list[tuple[Channel, str]]:
         """Take the next chunk of model output; return the pieces ready to show."""
