@@ -24,11 +24,12 @@ class ArgumentsModel:
 
     model: type[BaseModel]
     description: str
-    _params: tuple[tuple[str, str, bool], ...]  # (field, parameter, positional-only)
+    parameters: tuple[tuple[str, str, bool], ...]
+    """``(field, parameter name, positional-only)`` in signature order."""
 
     def call(self, fn: Callable[..., Any], instance: BaseModel) -> Any:
-        args = [getattr(instance, f) for f, _, positional in self._params if positional]
-        kwargs = {p: getattr(instance, f) for f, p, positional in self._params if not positional}
+        args = [getattr(instance, f) for f, _, positional in self.parameters if positional]
+        kwargs = {p: getattr(instance, f) for f, p, positional in self.parameters if not positional}
         return fn(*args, **kwargs)
 
 
@@ -66,7 +67,7 @@ def arguments_model(fn: Callable[..., Any], *, name: str) -> ArgumentsModel:
         model.model_json_schema()
     except (PydanticUserError, TypeError, ValueError) as exc:
         raise TypeError(f"cannot describe the parameters of {name!r} as JSON: {exc}") from None
-    return ArgumentsModel(model=model, description=summary, _params=tuple(params))
+    return ArgumentsModel(model=model, description=summary, parameters=tuple(params))
 
 
 def is_async_callable(fn: Callable[..., Any]) -> bool:

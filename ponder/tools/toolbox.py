@@ -33,6 +33,7 @@ ErrorKind = Literal["bad_json", "invalid_arguments", "unknown_tool", "exception"
 
 _MAX_SCHEMA_ERRORS = 8
 _MAX_ERROR_CHARS = 1_000
+_UNKNOWN_TOOL_LIMIT = 4_000
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class ToolBox:
         start = time.perf_counter()
         arguments: Any = call.parsed if call.parse_error is None else call.arguments
 
-        def done(output: str, kind: ErrorKind | None, limit: int = 20_000) -> ToolResult:
+        def done(output: str, kind: ErrorKind | None, limit: int) -> ToolResult:
             text, cut = truncate(output, limit)
             return ToolResult(
                 call_id=call.id,
@@ -117,7 +118,7 @@ class ToolBox:
 
         tool = self._tools.get(call.name)
         if tool is None:
-            return done(self._unknown_tool_message(call.name), "unknown_tool")
+            return done(self._unknown_tool_message(call.name), "unknown_tool", _UNKNOWN_TOOL_LIMIT)
         limit = tool.max_output_chars
         if call.parse_error is not None:
             return done(_bad_json_message(call), "bad_json", limit)

@@ -201,7 +201,7 @@ def test_unrepresentable_type_raises_type_error(fn: Callable[..., Any]) -> None:
         Tool.from_function(fn)
 
 
-def test_bound_methods_partials_and_positional_only() -> None:
+async def test_bound_methods_partials_and_positional_only() -> None:
     class Calc:
         def __init__(self, base: int) -> None:
             self.base = base
@@ -212,8 +212,10 @@ def test_bound_methods_partials_and_positional_only() -> None:
 
     t = Tool.from_function(Calc(10).add)
     assert list(t.parameters["properties"]) == ["x", "y"]
+    assert await t.invoke({"x": 1, "y": 2}) == "13"
     p = Tool.from_function(functools.partial(solve_quadratic, 1.0), name="monic")
     assert p.parameters["required"] == ["b"]
+    assert await p.invoke({"b": 0.0, "c": -4.0}) == "[-2.0,2.0]"
 
 
 def test_from_model() -> None:

@@ -251,7 +251,25 @@ async def test_run_all_overlaps_and_keeps_order() -> None:
     assert [r.output for r in results] == [str(i) for i in range(8)]
     assert [r.call_id for r in results] == [c.id for c in calls]
     assert peak == 4
-    assert elapsed < 0.9  # serial would take 1.0 s
+    assert elapsed < 0.9  # serial would take 1.0 s; four at a time about 0.4 s
+
+
+async def test_max_concurrency_one_is_serial_across_run_calls() -> None:
+    running = 0
+    peak = 0
+
+    @tool
+    async def step() -> None:
+        """Sleeps briefly."""
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    box = ToolBox([step], max_concurrency=1)
+    await asyncio.gather(box.run(call("step", "{}")), box.run_all([call("step", "{}")] * 3))
+    assert peak == 1
 
 
 async def test_run_all_mixes_failures_and_successes(box: ToolBox) -> None:
