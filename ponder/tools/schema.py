@@ -6,13 +6,16 @@ description, $defs, $ref``; every property must be required and every object
 closed with ``additionalProperties: false``. :func:`strict_schema` rewrites a
 schema into that subset: optional properties become ``anyOf [T, null]``,
 validation-only keywords (lengths, bounds, patterns, formats, defaults, titles)
-are dropped, ``const``/``oneOf`` become ``enum``/``anyOf``. What cannot be said
-without changing the meaning (a free-form ``dict``, a tuple) is a ``ValueError``.
+are dropped (binding ones are restated in the description: arguments are still
+validated against the full schema), ``const``/``oneOf`` become ``enum``/``anyOf``.
+What cannot be said without changing the meaning (a free-form ``dict``, a
+tuple) is a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +25,23 @@ _SCHEMA_VALUED = ("items", "additionalProperties", "not", "if", "then", "else", 
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 
-_STRICT_KEEP = frozenset({"type", "enum", "description", "$ref"})
+# Dropped in strict mode but still binding: restated in the description instead.
+_CONSTRAINTS = (
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+)
+_STRICT_KEEP = frozenset({"type", "enum", "$ref"})
+_STRICT_LATER = frozenset({"description", "properties", "required", "additionalProperties"})
 _STRICT_DROP = frozenset(
     {
         "title",
@@ -145,8 +164,9 @@ def _drop_nulls(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) 
 
 def _strict(node: Mapping[str, Any], root: Mapping[str, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    notes = [node["description"]] if "description" in node else []
     for key, value in node.items():
-        if key in _STRICT_DROP or key in ("properties", "required", "additionalProperties"):
+        if key in _STRICT_DROP or key in _STRICT_LATER:
             continue
         if key in _STRICT_KEEP:
             out[key] = copy.deepcopy(value)
@@ -155,13 +175,20 @@ def _strict(node: Mapping[str, Any], root: Mapping[str, Any], path: str) -> dict
         elif key in ("anyOf", "oneOf"):
             out["anyOf"] = [_strict(s, root, f"{path}.{key}[{i}]") for i, s in enumerate(value)]
         elif key == "allOf" and len(value) == 1:
-            out.update(_strict(value[0], root, f"{path}.allOf[0]"))
+            inner = _strict(value[0], root, f"{path}.allOf[0]")
+            notes.extend([inner.pop("description")] if "description" in inner else [])
+            out.update(inner)
         elif key == "items" and isinstance(value, Mapping):
             out["items"] = _strict(value, root, f"{path}.items")
         elif key in ("$defs", "definitions"):
             out["$defs"] = {k: _strict(v, root, f"{path}.$defs.{k}") for k, v in value.items()}
         else:
             raise ValueError(f"strict mode cannot express {key!r} at {path}")
+    constraints = [f"{k}: {json.dumps(node[k])}" for k in _CONSTRAINTS if k in node]
+    if constraints:
+        notes.append(f"({', '.join(constraints)})")
+    if notes:
+        out["description"] = " ".join(notes)
     if node.get("type") == "object" or "properties" in node:
         out.update(_strict_object(node, root, path))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -40,7 +40,7 @@ class Derivation(BaseModel):
     steps: list[Step] = Field(min_length=1, max_length=50)
     goal: Step
     tolerance: float = Field(default=1e-9, ge=0, le=1)
-    variables: list[str] = Field(default_factory=list, pattern=r"^[a-z]$")
+    variables: list[Annotated[str, Field(pattern=r"^[a-z]$")]] = Field(default_factory=list)
 
 
 def _subschemas(node: Any) -> Iterator[Mapping[str, Any]]:
@@ -76,7 +76,7 @@ def test_strict_subset_of_a_nested_model() -> None:
     step = strict["$defs"]["Step"]
     assert step["properties"]["expression"] == {
         "type": "string",
-        "description": "a sympy-free math text",
+        "description": "a sympy-free math text (minLength: 1, maxLength: 500)",
     }
     assert step["properties"]["justification"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
     assert step["properties"]["rule"] == {
@@ -85,10 +85,21 @@ def test_strict_subset_of_a_nested_model() -> None:
             {"type": "null"},
         ]
     }
-    derivation = strict["$defs"]["Derivation"]
-    assert derivation["properties"]["steps"] == {"type": "array", "items": {"$ref": "#/$defs/Step"}}
-    assert derivation["properties"]["tolerance"] == {
-        "anyOf": [{"type": "number"}, {"type": "null"}]
+    derivation = strict["$defs"]["Derivation"]["properties"]
+    assert derivation["steps"] == {
+        "type": "array",
+        "items": {"$ref": "#/$defs/Step"},
+        "description": "(minItems: 1, maxItems: 50)",
+    }
+    assert derivation["tolerance"] == {
+        "anyOf": [{"type": "number"}, {"type": "null"}],
+        "description": "(minimum: 0, maximum: 1)",
+    }
+    assert derivation["variables"] == {
+        "anyOf": [
+            {"type": "array", "items": {"type": "string", "description": '(pattern: "^[a-z]$")'}},
+            {"type": "null"},
+        ]
     }
     assert strict["properties"]["verbose"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
     assert strict["required"] == ["derivation", "verbose"]
@@ -160,8 +171,10 @@ def test_strict_rewrites_const_one_of_and_single_all_of() -> None:
     }
     assert strict_schema(schema)["properties"] == {
         "kind": {"enum": ["circle"]},
-        "shape": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-        "wrapped": {"type": "integer", "description": "n"},
+        "shape": {
+            "anyOf": [{"type": "integer"}, {"type": "string", "description": '(format: "uuid")'}]
+        },
+        "wrapped": {"type": "integer", "description": "n (minimum: 0)"},
     }
 
 
