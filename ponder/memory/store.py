@@ -95,8 +95,10 @@ class MemoryStore:
         await self._ready()
         now = datetime.now(UTC)
         async with self._writer.begin() as conn:
-            created = await conn.execute(self._insert_thread_ignoring_conflict(tid, title, now))
-            if created.rowcount != 1:
+            created = await conn.scalar(
+                self._insert_thread_ignoring_conflict(tid, title, now).returning(ThreadRow.id)
+            )
+            if created is None:
                 raise ValueError(f"thread {tid!r} already exists")
         return tid
 
