@@ -50,7 +50,8 @@ class Tool(ABC):
         name: what the model calls it (``[A-Za-z0-9_-]{1,64}``).
         description: what it does, for the model.
         parameters: JSON Schema (type ``object``) of the arguments.
-        timeout_s: wall-clock limit per call, or ``None`` for none.
+        timeout_s: wall-clock limit per call, or ``None`` for none. Async tools
+            are cancelled; a sync tool's thread cannot be killed and is abandoned.
         max_output_chars: longer outputs are cut, keeping head and tail.
     """
 
