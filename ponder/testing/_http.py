@@ -157,8 +157,7 @@ class Responder:
         self._writer.close()
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        lines = [f"HTTP/1.1 {status} {phrase}", "server: ponder-fake-model"]
+        lines = [f"HTTP/1.1 {status} {_phrase(status)}", "server: ponder-fake-model"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if not self.keep_alive:
             lines.append("connection: close")
@@ -170,6 +169,13 @@ def set_nodelay(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def dumps(payload: Any) -> bytes:

@@ -69,8 +69,9 @@ class FakeModelServer:
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; choose one of: {', '.join(SHAPE_NAMES)}")
         self.shape = SHAPES[shape]
-        # Ollama serves /v1 next to /api: requests there get the /v1 shape.
-        self._v1_shape = SHAPES["ollama"] if self.shape.native_ollama else self.shape
+        # Ollama serves /v1 and /api side by side, whichever shape the test picked.
+        self._ollama = shape in ("ollama", "ollama-native")
+        self._v1_shape = SHAPES["ollama"] if self._ollama else self.shape
         self.model = model
         self.enforce_rules = enforce_rules
         self.requests: list[RecordedRequest] = []
@@ -195,6 +196,9 @@ class FakeModelServer:
                 if not responder.keep_alive:
                     break
         except (ConnectionError, asyncio.CancelledError):
+            # The client went away, or close() cancelled us: either way the
+            # connection just ends. (Re-raising the cancel makes Python 3.11's
+            # start_server callback log a traceback per open connection.)
             pass
         finally:
             self._connections.discard(task)
@@ -215,9 +219,9 @@ class FakeModelServer:
                 body=body if isinstance(body, dict) else None,
             )
         )
-        on_v1 = request.path.startswith("/v1/")
-        shape = self._v1_shape if on_v1 else self.shape
-        style = "ollama_native" if shape.native_ollama and not on_v1 else shape.error_style
+        native = self._ollama and not request.path.startswith("/v1/")
+        shape = SHAPES["ollama-native"] if native else self._v1_shape
+        style = shape.error_style
         if self._api_key is not None:
             presented = _bearer(request.headers.get("authorization", ""))
             if presented != self._api_key:
@@ -227,7 +231,7 @@ class FakeModelServer:
             ("POST", "/v1/chat/completions"): lambda: self._chat(shape, body, responder),
             ("GET", "/v1/models"): lambda: responder.send_json(200, self._models()),
         }
-        if self.shape.name.startswith("ollama"):
+        if self._ollama:
             routes |= {
                 ("POST", "/api/chat"): lambda: self._chat(shape, body, responder),
                 ("GET", "/api/tags"): lambda: responder.send_json(200, self._ollama_tags()),
@@ -246,8 +250,7 @@ class FakeModelServer:
     # ------------------------------------------------------------ chat
 
     async def _chat(self, shape: Shape, body: Any, responder: Responder) -> None:
-        native = shape.native_ollama
-        style = "ollama_native" if native else shape.error_style
+        native, style = shape.native_ollama, shape.error_style
         if not isinstance(body, dict):
             message = "request body must be a JSON object"
             await responder.send_json(400, error_body(style, 400, message))

@@ -6,6 +6,7 @@ otherwise they are modelled on the docs and marked so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +159,22 @@ def _ollama_effort(body: Mapping[str, Any]) -> RuleViolation | None:
     return None
 
 
+def _llamacpp_content(body: Mapping[str, Any]) -> RuleViolation | None:
+    """§5 llama.cpp common/chat.cpp: a message without a ``content`` key is refused.
+
+    Builds differ on whether ``tool_calls`` excuse a missing ``content``; this
+    follows the lenient ones and refuses only messages with neither.
+    """
+    messages = _messages(body)
+    if all("content" in message or message.get("tool_calls") for message in messages):
+        return None
+    return RuleViolation(
+        "Failed to parse messages: Expected 'content' "
+        "(ref: https://github.com/ggml-org/llama.cpp/issues/8367); "
+        f"messages = {json.dumps(messages, indent=2)}"
+    )
+
+
 def _text(content: Any) -> str:
     """The text of a message's content: a string or a list of text parts."""
     if isinstance(content, str):
@@ -177,4 +194,6 @@ _RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "deepseek-r1": (_r1_no_reasoning_input, _deepseek_json_schema, _json_word, _deepseek_logprobs),
     "ollama": (_ollama_effort,),
+    "llamacpp": (_llamacpp_content,),
+    "llamacpp-none": (_llamacpp_content,),
 }

@@ -150,7 +150,10 @@ SHAPES: dict[str, Shape] = {
         owned_by="sglang",
     ),
     "ollama": _OLLAMA,
-    "ollama-native": replace(_OLLAMA, name="ollama-native", native_ollama=True),
+    # §4 native /api/chat: NDJSON lines, {"error": "..."} bodies.
+    "ollama-native": replace(
+        _OLLAMA, name="ollama-native", native_ollama=True, error_style="ollama_native"
+    ),
     "llamacpp": _LLAMACPP,
     # §5 --reasoning-format none: thoughts stay in content; tools still native.
     "llamacpp-none": replace(_LLAMACPP, name="llamacpp-none", reasoning_field=None, inline="think"),

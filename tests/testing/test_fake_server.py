@@ -281,6 +281,17 @@ def test_ollama_native_ndjson_stream_and_listing_endpoints() -> None:
     assert {"tools", "thinking"} <= set(show["capabilities"])
 
 
+def test_ollama_shape_serves_both_apis_like_one_ollama_process() -> None:
+    with FakeModelServer([Turn(content="a"), Turn(content="b")], shape="ollama") as server:
+        root = server.base_url.removesuffix("/v1")
+        native = httpx.post(f"{root}/api/chat", json={"messages": USER, "stream": False})
+        openai = post(server, {"messages": USER})
+        missing = httpx.post(f"{root}/api/nope")
+    assert native.json()["message"]["content"] == "a" and native.json()["done"] is True
+    assert openai.json()["choices"][0]["message"]["content"] == "b"
+    assert missing.status_code == 404 and isinstance(missing.json()["error"], str)
+
+
 def test_ollama_native_cannot_carry_raw_argument_text() -> None:
     turn = Turn(tool_calls=[ToolCallSpec("add", "{broken")])
     with FakeModelServer([turn], shape="ollama-native") as server:
@@ -386,6 +397,17 @@ def test_ollama_accepts_only_its_four_reasoning_efforts() -> None:
             "code": None,
         }
     }
+
+
+def test_llamacpp_refuses_a_message_without_content_or_tool_calls() -> None:
+    thought_only = [*USER, {"role": "assistant", "reasoning_content": "r"}, *USER]
+    with FakeModelServer([Turn(content="x")], shape="llamacpp") as server:
+        response = post(server, {"messages": thought_only})
+        fine = post(server, {"messages": [*USER, {"role": "assistant", "content": None}, *USER]})
+    assert response.status_code == 400
+    assert _error(response)["message"].startswith("Failed to parse messages: Expected 'content'")
+    assert _error(response)["type"] == "invalid_request_error"
+    assert fine.status_code == 200
 
 
 def test_missing_messages_is_a_400_in_the_provider_shape() -> None:
