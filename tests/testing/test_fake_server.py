@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -597,6 +599,23 @@ def test_callable_script_sees_the_request_and_requests_are_recorded() -> None:
         {"model": "m", "messages": USER},
     )
     assert recorded.headers["x-api-key"] == "[REDACTED]"
+
+
+def test_a_subprocess_can_talk_to_the_server() -> None:
+    code = (
+        "import httpx, sys; r = httpx.post(sys.argv[1] + '/chat/completions', "
+        "json={'messages': [{'role': 'user', 'content': 'hi'}]}); "
+        "print(r.json()['choices'][0]['message']['content'])"
+    )
+    with FakeModelServer([Turn(content="from afar")]) as server:
+        done = subprocess.run(
+            [sys.executable, "-c", code, server.base_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    assert done.stdout.strip() == "from afar"
 
 
 def test_keep_alive_serves_several_requests_on_one_socket() -> None:
