@@ -6,6 +6,7 @@ Results reach the model through ``format_results`` as delimited, untrusted data.
 from ponder.tools.search.formatting import format_results
 from ponder.tools.search.local import LocalIndex, index_command
 from ponder.tools.search.providers import ProviderKind, make_search_provider
+from ponder.tools.search.tool import search_tool
 from ponder.tools.search.types import (
     IndexStats,
     SearchConfigError,
@@ -39,4 +40,5 @@ __all__ = [
     "format_results",
     "index_command",
     "make_search_provider",
+    "search_tool",
 ]
