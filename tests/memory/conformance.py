@@ -22,6 +22,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from ponder.memory import MIGRATIONS, MemoryStore, Migration, scan_files_for, sqlite_artifacts
+from ponder.memory.audit import scan_bytes_for
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -105,22 +106,23 @@ class PostgresBackend:
             await conn.commit()
 
     async def contains(self, needle: str) -> bool:
-        return needle in await self.dump()
+        return scan_bytes_for(needle, await self.dump())
 
-    async def dump(self) -> str:
-        """Every row of every table in the schema, as text."""
+    async def dump(self) -> bytes:
+        """Every value of every row of every table in the schema (bytea values raw)."""
+        parts: list[bytes] = []
         async with await psycopg.AsyncConnection.connect(self.libpq_url) as conn:
             tables = await conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                 (self.schema,),
             )
-            parts = []
             for (table,) in await tables.fetchall():
                 rows = await conn.execute(
-                    sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(self.schema, table))
+                    sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.schema, table))
                 )
-                parts.extend(row[0] for row in await rows.fetchall())
-        return "\n".join(parts)
+                for row in await rows.fetchall():
+                    parts.extend(v if isinstance(v, bytes) else str(v).encode() for v in row)
+        return b"\n".join(parts)
 
     async def table_rows(self, table: str) -> int:
         async with await psycopg.AsyncConnection.connect(self.libpq_url) as conn:
