@@ -1,1 +1,45 @@
-"""ponder.graphs"""
+"""LangGraph graphs that orchestrate reasoning models and tools."""
+
+from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
+from ponder.graphs.budgets import Budgets, Outcome
+from ponder.graphs.events import (
+    AnswerDelta,
+    ErrorEvent,
+    ReasoningEvent,
+    RetryEvent,
+    RunEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    UsageEvent,
+)
+from ponder.graphs.react import (
+    ReactContext,
+    ReactState,
+    ToolRecord,
+    build_react_graph,
+    model_node,
+    route_after_model,
+    tool_node,
+)
+
+__all__ = [
+    "AnswerDelta",
+    "AnswerFormat",
+    "Budgets",
+    "ErrorEvent",
+    "InvalidAnswer",
+    "Outcome",
+    "ReactContext",
+    "ReactState",
+    "ReasoningEvent",
+    "RetryEvent",
+    "RunEvent",
+    "ToolCallEvent",
+    "ToolRecord",
+    "ToolResultEvent",
+    "UsageEvent",
+    "build_react_graph",
+    "model_node",
+    "route_after_model",
+    "tool_node",
+]

@@ -1,0 +1,5 @@
+"""``python -m ponder`` runs the ``ponder`` command."""
+
+from ponder.cli import main
+
+main()

@@ -1,0 +1,248 @@
+"""The ``ponder`` command: ``ponder run`` and friends.
+
+Every failure ends with one clear line on stderr and a non-zero exit code,
+never a traceback. Exit codes: 0 answered; 1 the run ended without a valid
+answer (budget spent, invalid JSON); 2 bad usage or configuration; 3 backend
+unreachable; 4 authentication failed; 5 other backend error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ponder.agents import Agent, FinalEvent, RunResult
+from ponder.agents.registry import AGENT_NAMES, build_agent
+from ponder.backends import (
+    AuthenticationError,
+    BackendError,
+    ConnectionFailedError,
+    make_backend,
+)
+from ponder.backends.profiles import PROFILE_NAMES
+from ponder.graphs import AnswerDelta, Budgets, ReasoningEvent, ToolCallEvent, ToolResultEvent
+from ponder.memory import MemoryStore
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH, EXIT_BACKEND = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+NO_BACKEND_HINT = (
+    "no model backend configured: set PONDER_BASE_URL and PONDER_MODEL for a local server "
+    "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama), "
+    "or PONDER_API_KEY with --provider deepseek for DeepSeek's hosted API"
+)
+
+
+class CliError(Exception):
+    """A failure to report in one line, with its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ponder", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="ask one question and print the answer")
+    run.add_argument("question", metavar="QUESTION")
+    run.add_argument("--base-url", default=os.environ.get("PONDER_BASE_URL"))
+    run.add_argument("--model", default=os.environ.get("PONDER_MODEL"))
+    run.add_argument("--api-key", default=None, help="default: env PONDER_API_KEY (never echoed)")
+    run.add_argument("--provider", default="auto", choices=PROFILE_NAMES)
+    run.add_argument("--agent", default="react", choices=AGENT_NAMES)
+    run.add_argument("--memory", default=os.environ.get("PONDER_MEMORY_URL"))
+    run.add_argument("--thread", default=None)
+    run.add_argument("--schema", type=Path, default=None)
+    run.add_argument("--max-steps", type=int, default=None)
+    run.add_argument("--max-tokens", type=int, default=None, help="max tokens per model call")
+    run.add_argument("--timeout", type=float, default=None, help="wall-time budget, seconds")
+    run.add_argument("--json", action="store_true", dest="as_json")
+    run.add_argument("--show-reasoning", action="store_true")
+
+    index = commands.add_parser("index", help="index a folder for the local search tool")
+    index.add_argument("folder", type=Path)
+    index.add_argument("--db", default=None, help="index file (default: the user data dir)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the ``ponder`` script."""
+    args = _parser().parse_args(argv)
+    try:
+        code = asyncio.run(_run(args)) if args.command == "run" else _index(args)
+    except CliError as exc:
+        print(f"ponder: {exc}", file=sys.stderr)
+        code = exc.code
+    except KeyboardInterrupt:
+        print("ponder: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
+
+
+# ------------------------------------------------------------------- run
+
+
+async def _run(args: argparse.Namespace) -> int:
+    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
+    schema = _load_schema(args.schema) if args.schema else None
+    budgets = _budgets(args)
+    try:
+        backend = make_backend(
+            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
+        )
+    except ValueError as exc:
+        message = NO_BACKEND_HINT if not (args.base_url or api_key) else str(exc)
+        raise CliError(message, EXIT_USAGE) from None
+    memory = _open_memory(args.memory)
+    try:
+        agent = build_agent(
+            args.agent, backend=backend, memory=memory, budgets=budgets, response_schema=schema
+        )
+        try:
+            result = await _stream(agent, args)
+        finally:
+            await agent.aclose()
+    except BackendError as exc:
+        raise _backend_failure(exc, args.base_url or getattr(backend, "base_url", None)) from None
+    finally:
+        await backend.aclose()
+        await memory.aclose()
+    return _report(result, args)
+
+
+def _budgets(args: argparse.Namespace) -> Budgets:
+    defaults = Budgets()
+    try:
+        return Budgets(
+            max_steps=args.max_steps if args.max_steps is not None else defaults.max_steps,
+            max_tokens_per_call=args.max_tokens,
+            wall_time_s=args.timeout if args.timeout is not None else defaults.wall_time_s,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def _load_schema(path: Path) -> dict[str, Any]:
+    import jsonschema
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except OSError as exc:
+        raise CliError(f"cannot read schema file {path}: {exc.strerror}", EXIT_USAGE) from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"schema file {path} is not JSON: {exc}", EXIT_USAGE) from None
+    except jsonschema.SchemaError as exc:
+        raise CliError(
+            f"schema file {path} is not a valid JSON Schema: {exc.message}", EXIT_USAGE
+        ) from None
+    if not isinstance(schema, dict):
+        raise CliError(f"schema file {path} must hold a JSON object", EXIT_USAGE)
+    return schema
+
+
+def _open_memory(url: str | None) -> MemoryStore:
+    try:
+        return MemoryStore.from_url(url)
+    except ValueError as exc:
+        raise CliError(f"bad memory URL: {exc}", EXIT_USAGE) from None
+
+
+async def _stream(agent: Agent, args: argparse.Namespace) -> RunResult:
+    out, err = sys.stdout, sys.stderr
+    live_answer = not args.as_json and agent.answer_format is None
+    live_tools = err.isatty()
+    in_reasoning = False
+    async for event in agent.astream(args.question, thread_id=args.thread):
+        if isinstance(event, ReasoningEvent) and args.show_reasoning:
+            _write(err, _dim(event.text, err))
+            in_reasoning = True
+            continue
+        if in_reasoning and not isinstance(event, ReasoningEvent):
+            _write(err, "\n")
+            in_reasoning = False
+        if isinstance(event, AnswerDelta) and live_answer:
+            _write(out, event.text)
+        elif isinstance(event, ToolCallEvent) and live_tools:
+            _write(err, _dim(f"→ {event.name}({_short(event.arguments)})\n", err))
+        elif isinstance(event, ToolResultEvent) and live_tools:
+            mark = "✓" if event.ok else "✗"
+            _write(err, _dim(f"  {mark} {_short(event.output)}\n", err))
+        elif isinstance(event, FinalEvent):
+            return event.result
+    raise RuntimeError("the run ended without a result")
+
+
+def _report(result: RunResult, args: argparse.Namespace) -> int:
+    if args.as_json:
+        print(json.dumps(result.to_json_dict(), ensure_ascii=False))
+    else:
+        if isinstance(result.answer, str):  # already streamed; end the line
+            print()
+        elif result.answer is not None:
+            print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
+        print(f"thread: {result.thread_id}", file=sys.stderr)
+    if result.ok:
+        return EXIT_OK
+    reason = {
+        "invalid_json": "the final answer did not match the schema after retries",
+        "wall_time": "the wall-time budget ran out",
+    }.get(result.outcome, f"the run's budget ran out ({result.outcome.replace('_', ' ')})")
+    print(f"ponder: {reason}", file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+def _backend_failure(exc: BackendError, base_url: str | None) -> CliError:
+    if isinstance(exc, ConnectionFailedError):
+        return CliError(f"cannot reach the model backend at {base_url}: {exc}", EXIT_UNREACHABLE)
+    if isinstance(exc, AuthenticationError):
+        return CliError(f"authentication failed: {exc} (check PONDER_API_KEY)", EXIT_AUTH)
+    return CliError(f"{type(exc).__name__}: {exc}", EXIT_BACKEND)
+
+
+# ----------------------------------------------------------------- index
+
+
+def _index(args: argparse.Namespace) -> int:
+    from ponder.tools.search import index_command
+
+    if not args.folder.is_dir():
+        raise CliError(f"not a folder: {args.folder}", EXIT_USAGE)
+    stats = index_command(str(args.folder), args.db)
+    print(
+        f"indexed {stats.files_indexed} files ({stats.files_unchanged} unchanged, "
+        f"{stats.files_removed} removed), {stats.chunks} chunks in {stats.seconds:.1f} s"
+    )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------- rendering
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    stream.flush()
+
+
+def _dim(text: str, stream: TextIO) -> str:
+    return f"\x1b[2m{text}\x1b[0m" if stream.isatty() else text
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+if __name__ == "__main__":
+    main()
