@@ -64,7 +64,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 _PASS_BACK = re.compile(r"passed back|missing\W+\w*\W*reasoning", re.IGNORECASE)
 _MUST_NOT = re.compile(
     r"not (?:be )?(?:supported|allowed|permitted|accepted)|must not|should not|unexpected"
-    r"|unrecognized|unknown (?:field|parameter)|extra (?:inputs|fields)",
+    r"|unrecognized|unknown (?:field|parameter)|extra (?:inputs|fields)"
+    r"|remove\W+(?:the\W+)?reasoning",
     re.IGNORECASE,
 )
 

@@ -748,16 +748,39 @@ def error_from_response(
 
 
 def error_from_payload(error: Any, *, provider: str) -> BackendError:
-    """A typed error for an ``{"error": …}`` object received mid-stream."""
-    code = error.get("code") if isinstance(error, dict) else None
-    if isinstance(code, int) and 400 <= code <= 599:
-        return error_from_response(
-            code, json.dumps({"error": error}).encode(), {}, provider=provider
-        )
+    """A typed error for an ``{"error": …}`` object received mid-stream.
+
+    A numeric ``code`` or a known ``type``/``code`` name gives the status;
+    anything else is a :class:`BrokenStreamError`.
+    """
+    status = None
+    if isinstance(error, dict):
+        code = error.get("code")
+        if isinstance(code, int) and 400 <= code <= 599:
+            status = code
+        else:
+            names = (error.get("type"), code)
+            status = next((_ERROR_TYPES[n] for n in names if n in _ERROR_TYPES), None)
+    if status is not None:
+        body = json.dumps({"error": error}).encode()
+        return error_from_response(status, body, {}, provider=provider)
     message = _provider_message({"error": error}) or "unknown error"
-    return BrokenStreamError(
-        f"{provider} reported an error mid-stream: {message}"[:_MAX_MESSAGE_CHARS]
-    )
+    text = f"{provider} reported an error mid-stream: {message}"
+    return BrokenStreamError(text[:_MAX_MESSAGE_CHARS])
+
+
+_ERROR_TYPES: dict[Any, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "InternalServerError": 500,
+    "overloaded_error": 503,
+    "ServiceUnavailableError": 503,
+}
 
 
 def _provider_message(parsed: Any) -> str:
