@@ -27,14 +27,16 @@ _MB = 1024 * 1024
 
 
 def _set_limits(limits: dict[str, int]) -> None:
-    for name, value in (
-        ("RLIMIT_CPU", limits["cpu_s"]),
-        ("RLIMIT_AS", limits["memory_mb"] * _MB),
-        ("RLIMIT_NPROC", limits["max_processes"]),
-        ("RLIMIT_NOFILE", limits["max_open_files"]),
-        ("RLIMIT_FSIZE", limits["max_file_mb"] * _MB),
+    cpu = limits["cpu_s"]
+    for name, soft, hard in (
+        # SIGXCPU at the soft limit names the cause; SIGKILL follows a second later
+        ("RLIMIT_CPU", cpu, cpu + 1),
+        ("RLIMIT_AS", limits["memory_mb"] * _MB, limits["memory_mb"] * _MB),
+        ("RLIMIT_NPROC", limits["max_processes"], limits["max_processes"]),
+        ("RLIMIT_NOFILE", limits["max_open_files"], limits["max_open_files"]),
+        ("RLIMIT_FSIZE", limits["max_file_mb"] * _MB, limits["max_file_mb"] * _MB),
     ):
-        resource.setrlimit(getattr(resource, name), (value, value))
+        resource.setrlimit(getattr(resource, name), (soft, hard))
 
 
 class _Capture(io.TextIOBase):

@@ -213,6 +213,8 @@ class LocalSandbox:
             await asyncio.wait_for(proc.wait(), 2)
         code = proc.returncode
         await self._stop()
+        if self._sandboxed and code is not None and code > 128:
+            code = 128 - code  # bwrap reports a signal-killed child as 128 + signal
         if code is None:
             detail = "the session sent an unreadable reply and was killed"
         elif code < 0:
