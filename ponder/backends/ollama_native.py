@@ -136,7 +136,7 @@ class OllamaNativeBackend(OpenAICompatibleBackend):
                     ]
                 value = replay_value(message, profile, profile.replay, current_turn=i > last_user)
                 if value:
-                    item["thinking"] = value
+                    item[profile.replay_field] = value
                 out.append(item)
             elif isinstance(message, ToolMessage):
                 item = {"role": "tool", "content": message.content}

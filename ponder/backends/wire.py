@@ -68,6 +68,7 @@ __all__ = [
     "map_usage",
     "replay_value",
     "resolve_model",
+    "serialize_messages",
 ]
 
 logger = logging.getLogger("ponder.backends")
@@ -148,7 +149,7 @@ def build_chat_request(
     use_beta = False
 
     fmt = _response_format(request.response_format, profile)
-    if fmt.instruction is not None:
+    if fmt.instruction is not None and not (fmt.unless_json_mentioned and _mentions_json(messages)):
         messages = _add_instruction(messages, fmt.instruction)
 
     body: dict[str, Any] = {
@@ -292,6 +293,8 @@ def _tool_choice(
 class _Format:
     wire: dict[str, Any] | None = None
     instruction: str | None = None
+    unless_json_mentioned: bool = True
+    """Skip the instruction when a message already says "json"."""
 
 
 def json_instruction(schema: Mapping[str, Any] | None) -> str:
@@ -313,17 +316,20 @@ def _response_format(fmt: ResponseFormat | None, profile: ProviderProfile) -> _F
             wire={"type": "json_schema", "json_schema": {"name": fmt.name, "schema": schema}}
         )
     wire = {"type": "json_object"} if "json_object" in profile.json_modes else None
-    # The schema could not be sent: the model must at least read it.
-    needs_prompt = schema is not None or wire is None or profile.json_needs_word
-    return _Format(wire=wire, instruction=json_instruction(schema) if needs_prompt else None)
+    if schema is not None:  # the schema could not be sent: the model must at least read it
+        return _Format(wire=wire, instruction=json_instruction(schema), unless_json_mentioned=False)
+    if wire is None or profile.json_needs_word:
+        return _Format(wire=wire, instruction=json_instruction(None))
+    return _Format(wire=wire)
+
+
+def _mentions_json(messages: Sequence[Message]) -> bool:
+    return any(
+        "json" in (m.content or "").lower() for m in messages if not isinstance(m, AssistantMessage)
+    )
 
 
 def _add_instruction(messages: list[Message], instruction: str) -> list[Message]:
-    mentions_json = any(
-        "json" in (m.content or "").lower() for m in messages if not isinstance(m, AssistantMessage)
-    )
-    if mentions_json and "JSON Schema" not in instruction:
-        return messages
     for i, message in enumerate(messages):
         if isinstance(message, SystemMessage):
             text = f"{message.content}\n\n{instruction}" if message.content else instruction

@@ -235,7 +235,7 @@ async def test_strict_tools_go_to_the_deepseek_beta_path() -> None:
 
 
 async def test_thinking_switches_per_profile() -> None:
-    expectations = {
+    expectations: dict[str, dict[str, Any]] = {
         "deepseek": {"thinking": {"type": "enabled"}, "reasoning_effort": "high"},
         "vllm": {"chat_template_kwargs": {"thinking": True}},
         "openrouter": {"reasoning": {"enabled": True, "effort": "high"}},
@@ -349,3 +349,30 @@ async def test_assistant_message_with_prefix_is_continued() -> None:
     assert body is not None
     assert body["messages"][-1] == {"role": "assistant", "content": "Hi"}
     assert body["continue_final_message"] is True
+
+
+async def test_ollama_native_body() -> None:
+    fmt = ResponseFormat(type="json_schema", json_schema=SCHEMA)
+    script = [
+        Turn(reasoning="Need calc.", tool_calls=[ToolCallSpec("calc", {"e": "2+2"})]),
+        Turn(content='{"answer": 4}'),
+    ]
+    with FakeModelServer(script, shape="ollama-native") as srv:
+        async with backend_for(srv, "ollama-native") as backend:
+            first = await backend.complete(ask(tools=TOOLS, max_tokens=256))
+            history = (
+                UserMessage(content="What is 2+2?"),
+                first.to_message(),
+                ToolMessage(tool_call_id=first.tool_calls[0].id, content="4", name="calc"),
+            )
+            await backend.complete(ChatRequest(messages=history, response_format=fmt))
+    assert [r.path for r in srv.requests] == ["/api/chat", "/api/chat"]
+    body, follow_up = srv.requests[0].body, srv.requests[1].body
+    assert body is not None and follow_up is not None
+    assert body["think"] is True and body["stream"] is False
+    assert body["options"] == {"temperature": 0.6, "top_p": 0.95, "num_predict": 256}
+    assert follow_up["format"] == SCHEMA
+    assistant, tool = follow_up["messages"][1], follow_up["messages"][2]
+    assert assistant["tool_calls"] == [{"function": {"name": "calc", "arguments": {"e": "2+2"}}}]
+    assert "thinking" not in assistant  # replay "never" on Ollama
+    assert tool == {"role": "tool", "content": "4", "tool_name": "calc"}
