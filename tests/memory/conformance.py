@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import psycopg
 from psycopg import sql
@@ -27,15 +27,23 @@ from ponder.memory.audit import scan_bytes_for
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def turn_times(i: int = 0) -> dict[str, datetime]:
+class TurnTimes(TypedDict):
+    started_at: datetime
+    finished_at: datetime
+
+
+def turn_times(i: int = 0) -> TurnTimes:
     """``started_at``/``finished_at`` for the i-th test turn."""
     start = T0 + timedelta(minutes=i)
     return {"started_at": start, "finished_at": start + timedelta(seconds=3)}
 
 
 class Backend(Protocol):
-    name: str
-    url: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
 
     def open(self, migrations: Sequence[Migration] = MIGRATIONS) -> MemoryStore: ...
 

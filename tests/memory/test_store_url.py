@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from memory.conformance import turn_times
 from ponder.memory import MemoryStore, default_sqlite_path
@@ -52,3 +54,20 @@ async def test_default_url_is_sqlite_in_user_data_dir(
     finally:
         await store.aclose()
     assert default_sqlite_path().is_file()
+
+
+async def test_sqlite_writers_begin_immediate_readers_deferred(tmp_path: Path) -> None:
+    store = MemoryStore.from_url(f"sqlite:///{tmp_path / 'm.db'}")
+    begins: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await store.thread_exists("t")  # migration (a write), then a read
+        await store.add_turn("t", question="q", answer="a", **turn_times())
+    finally:
+        await store.aclose()
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN", "BEGIN IMMEDIATE"]
