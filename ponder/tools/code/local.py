@@ -123,9 +123,10 @@ class LocalSandbox:
         await self.aclose()
 
     def __del__(self) -> None:
-        if self._proc is not None and self._proc.returncode is None:
+        proc = getattr(self, "_proc", None)  # absent if __init__ raised
+        if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
 
     async def _start(self) -> None:
         self._sessions += 1
