@@ -187,7 +187,7 @@ class LocalSandbox:
             await proc.stdin.drain()
             line = await asyncio.wait_for(proc.stdout.readline(), limit_s)
         except TimeoutError:
-            await self._stop(keep_workdir=False)
+            await self._stop()
             return ExecutionResult(
                 error=ExecutionError("TimeoutError", f"no result within {limit_s:g} s", ""),
                 timed_out=True,
@@ -225,7 +225,7 @@ class LocalSandbox:
             detail = f"the session exited with status {code}"
         return f"{detail}; the next call starts a fresh session"
 
-    async def _stop(self, *, keep_workdir: bool = False) -> str:
+    async def _stop(self) -> str:
         """Kill the worker's whole process group; return what it wrote to stderr."""
         proc, self._proc = self._proc, None
         stderr = b""
@@ -239,7 +239,7 @@ class LocalSandbox:
                 _, stderr, _ = await asyncio.wait_for(
                     asyncio.gather(proc.stdout.read(), proc.stderr.read(), proc.wait()), 5
                 )
-        if self._workdir is not None and self._given_workdir is None and not keep_workdir:
+        if self._workdir is not None and self._given_workdir is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
         return stderr.decode("utf-8", "replace")
