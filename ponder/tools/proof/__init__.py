@@ -1,1 +1,32 @@
-"""Proof checker: sympy, z3 and Lean checks behind one verdict type."""
+"""The ``check_proof`` tool: algebra and calculus claims and derivations checked with
+sympy, arithmetic/logic claims with z3, Lean 4 files with ``lean`` when present.
+
+Model text is parsed by a whitelist ``ast`` walker (never ``eval``); sympy and z3
+work runs in killable worker processes under a time limit.
+"""
+
+from .checker import check_proof
+from .claims import (
+    Claim,
+    DerivationClaim,
+    IdentityClaim,
+    LeanClaim,
+    SmtClaim,
+    SolutionsClaim,
+)
+from .lean import LEAN_ENV
+from .safe_parse import ParseError
+from .verdict import Verdict
+
+__all__ = [
+    "LEAN_ENV",
+    "Claim",
+    "DerivationClaim",
+    "IdentityClaim",
+    "LeanClaim",
+    "ParseError",
+    "SmtClaim",
+    "SolutionsClaim",
+    "Verdict",
+    "check_proof",
+]

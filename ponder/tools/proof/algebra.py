@@ -320,11 +320,12 @@ def check_solutions(claim: dict[str, Any], seconds: float) -> Verdict:
                     f"({fmt(other)}); for example {_point_text(candidate)} is missing.",
                     counterexample=fmt_point(candidate),
                 )
+        checked = "Every proposed value solves the equation(s), but the" if proposed else "The"
         return Verdict(
             "unknown",
             "solutions",
-            "Every proposed value solves the equation(s), but the complete solution set "
-            "could not be computed, so completeness is unchecked.",
+            f"{checked} complete solution set could not be computed (e.g. a transcendental "
+            "equation), so completeness is unchecked.",
         )
     missing = [s for s in found if not any(_same(s, p) for p in proposed)]
     if missing:

@@ -91,13 +91,15 @@ class _Child:
     def call(self, fn: Callable[[Any], Any], arg: Any, timeout_s: float) -> Any:
         try:
             self._jobs.send((fn, arg))
-            if not self._results.poll(timeout_s):
-                self.kill()
-                raise JobTimeout(f"no result within {timeout_s:g} s")
-            tag, value = self._results.recv()
+            finished = self._results.poll(timeout_s)
+            reply = self._results.recv() if finished else None
         except (EOFError, OSError) as exc:
             self.kill()
             raise JobFailed(f"worker process died ({exc or type(exc).__name__})") from None
+        if reply is None:
+            self.kill()
+            raise JobTimeout(f"no result within {timeout_s:g} s")
+        tag, value = reply
         if tag == "error":
             raise JobFailed(value)
         return value
