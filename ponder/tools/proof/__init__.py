@@ -16,10 +16,12 @@ from .claims import (
 )
 from .lean import LEAN_ENV
 from .safe_parse import ParseError
+from .tool import CheckProofArgs, check_proof_tool
 from .verdict import Verdict
 
 __all__ = [
     "LEAN_ENV",
+    "CheckProofArgs",
     "Claim",
     "DerivationClaim",
     "IdentityClaim",
@@ -29,4 +31,5 @@ __all__ = [
     "SolutionsClaim",
     "Verdict",
     "check_proof",
+    "check_proof_tool",
 ]
