@@ -343,7 +343,10 @@ def _normalise_url(raw: str) -> URL:
         url = make_url(raw)
     except ArgumentError:
         raise ValueError(f"memory URL is not a database URL; {_URL_HINT}") from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError(f"unsupported database {backend!r}; {_URL_HINT}")
+    driver = url.get_driver_name()
     if backend == "sqlite":
         if driver not in ("pysqlite", "aiosqlite"):
             raise ValueError(f"SQLite driver {driver!r} is not supported; use sqlite+aiosqlite")
@@ -355,15 +358,11 @@ def _normalise_url(raw: str) -> URL:
         except OSError as exc:
             raise ValueError(f"cannot create folder for SQLite file {path}: {exc}") from None
         return url.set(drivername="sqlite+aiosqlite", database=str(path))
-    if backend in ("postgresql", "postgres"):
-        if driver not in ("psycopg2", "psycopg", "postgres"):
-            raise ValueError(
-                f"PostgreSQL driver {driver!r} is not supported; use postgresql+psycopg"
-            )
-        if not url.host and "host" not in url.query:
-            raise ValueError(f"PostgreSQL URL has no host; {_URL_HINT}")
-        return url.set(drivername="postgresql+psycopg")
-    raise ValueError(f"unsupported database {backend!r}; {_URL_HINT}")
+    if driver not in ("psycopg2", "psycopg", "postgres"):
+        raise ValueError(f"PostgreSQL driver {driver!r} is not supported; use postgresql+psycopg")
+    if not url.host and "host" not in url.query:
+        raise ValueError(f"PostgreSQL URL has no host; {_URL_HINT}")
+    return url.set(drivername="postgresql+psycopg")
 
 
 def _create_engine(url: URL) -> AsyncEngine:
