@@ -280,11 +280,16 @@ def _ro_binds() -> list[str]:
 
 
 def _parent_dirs(path: str) -> list[str]:
-    """Create ``path``'s ancestors world-traversable (bwrap's default is owner-only)."""
+    """Create ``path``'s ancestors world-traversable (bwrap's default is owner-only).
+
+    ``/tmp`` is skipped: it is the box's own world-writable tmpfs.
+    """
     args: list[str] = []
     parts = Path(path).parts[1:-1]
     for i in range(len(parts)):
-        args += ["--perms", "0755", "--dir", "/" + "/".join(parts[: i + 1])]
+        parent = "/" + "/".join(parts[: i + 1])
+        if parent != "/tmp":
+            args += ["--perms", "0755", "--dir", parent]
     return args
 
 
@@ -304,10 +309,10 @@ def _bwrap_argv(workdir: Path, uid: int | None) -> list[str]:
         "--setenv", "PATH", _BOX_PATH,
         "--setenv", "HOME", _BOX_HOME,
         "--setenv", "LANG", "C.UTF-8",
+        "--perms", "1777", "--tmpfs", "/tmp",  # before the binds: a venv may live under /tmp
         *_ro_binds(),
         "--proc", "/proc",
         "--dev", "/dev",
-        "--perms", "1777", "--tmpfs", "/tmp",
         *_parent_dirs(_BOX_WORKER),
         "--ro-bind", str(_WORKER), _BOX_WORKER,
         *_parent_dirs(_BOX_HOME),
