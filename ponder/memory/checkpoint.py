@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+)
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -84,8 +89,11 @@ def _redact_payload(obj: Any) -> Any:
     return redact(obj)
 
 
-class RedactingAsyncSqliteSaver(AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that redacts checkpoints, metadata and writes before storing."""
+class RedactingSaverMixin(BaseCheckpointSaver[str]):
+    """Redacts checkpoints, metadata and pending writes before the saver stores them.
+
+    Put it before a concrete saver class: ``class S(RedactingSaverMixin, AsyncSqliteSaver)``.
+    """
 
     async def aput(
         self,
@@ -106,6 +114,10 @@ class RedactingAsyncSqliteSaver(AsyncSqliteSaver):
         task_path: str = "",
     ) -> None:
         await super().aput_writes(config, redact_writes(writes), task_id, task_path)
+
+
+class RedactingAsyncSqliteSaver(RedactingSaverMixin, AsyncSqliteSaver):
+    """``AsyncSqliteSaver`` that redacts checkpoints, metadata and writes before storing."""
 
 
 @asynccontextmanager
