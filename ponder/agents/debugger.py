@@ -1,0 +1,228 @@
+"""The debugger agent: fix a failing command in a sandboxed copy, or explain a traceback.
+
+``mode="fix"``: the run copies ``project`` into a fresh local sandbox,
+reproduces ``command``'s failure, lets the model diagnose and propose a
+patch, applies and re-tests it there, and answers with a
+:class:`~ponder.graphs.debug.DebugReport` (``RunResult.answer``;
+``answer_text`` is its readable form). The user's folder changes only with
+``apply=True``, and only after the patch passed in the sandbox.
+
+``mode="explain"``: the question is a traceback (with any code or context);
+the answer is a :class:`~ponder.graphs.debug.TracebackExplanation`. No
+sandbox is involved.
+
+Memory, when given, stores the question and the final answer text only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ponder.agents.agent import Agent, AgentEvent
+from ponder.agents.result import FinalEvent, RunResult
+from ponder.backends.protocol import ChatBackend
+from ponder.backends.types import Usage
+from ponder.graphs.budgets import Budgets
+from ponder.graphs.debug import (
+    DEBUG_SYSTEM_PROMPT,
+    EXPLAIN_SYSTEM_PROMPT,
+    DebugContext,
+    DebugReport,
+    DebugState,
+    TracebackExplanation,
+    build_debug_graph,
+)
+from ponder.graphs.debug_sandbox import SandboxProject
+from ponder.graphs.events import ErrorEvent, ReasoningEvent
+from ponder.memory import MemoryStore
+
+__all__ = ["DebuggerAgent", "build_debugger_agent"]
+
+_DEFAULT_QUESTION = "The command fails. Find the root cause and fix it."
+_DONE = object()
+
+
+class DebuggerAgent(Agent):
+    """Reproduce → diagnose → fix → re-test on ``project`` (see the module docs).
+
+    ``budgets`` bound each diagnosis (steps, tool calls, tokens per attempt);
+    ``budgets.wall_time_s`` bounds the whole run. ``max_attempts`` bounds the
+    patches tried. ``tools`` are extra tools for the diagnosis (``run_python``
+    in the sandbox is always there).
+    """
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        *,
+        project: Path,
+        command: str,
+        tools: Sequence[Any] = (),
+        memory: MemoryStore | None = None,
+        budgets: Budgets | None = None,
+        apply: bool = False,
+        max_attempts: int = 3,
+        command_timeout_s: float = 60.0,
+    ) -> None:
+        project = Path(project).expanduser().resolve()
+        if not project.is_dir():
+            raise ValueError(f"the project folder {str(project)!r} does not exist")
+        if not command.strip():
+            raise ValueError("the command is empty")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        super().__init__(
+            backend, tools, memory=memory, budgets=budgets, system_prompt=DEBUG_SYSTEM_PROMPT
+        )
+        self.project = project
+        self.command = command
+        self.apply = apply
+        self.max_attempts = max_attempts
+        self.command_timeout_s = command_timeout_s
+        self._extra_tools = list(tools)
+        self._debug_graph = build_debug_graph()
+
+    async def astream(
+        self, question: str = "", *, thread_id: str | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """Stream the diagnosis's events; the last one is a :class:`FinalEvent`.
+
+        ``question`` is an optional note from the user (what they saw or suspect).
+        """
+        question = question.strip() or _DEFAULT_QUESTION
+        thread_id = thread_id or uuid.uuid4().hex
+        started_at = datetime.now(UTC)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        producer = asyncio.create_task(self._produce_debug(question, queue))
+        reasoning: list[str] = []
+        final: DebugState = {}
+        timed_out = False
+        try:
+            while (item := await queue.get()) is not _DONE:
+                if isinstance(item, TimeoutError):
+                    timed_out = True
+                elif isinstance(item, BaseException):
+                    yield ErrorEvent(
+                        step=final.get("steps", 0), kind=type(item).__name__, message=str(item)
+                    )
+                    raise item
+                elif isinstance(item, dict):
+                    final = item  # type: ignore[assignment]
+                else:
+                    if isinstance(item, ReasoningEvent):
+                        reasoning.append(item.text)
+                    yield item
+        finally:
+            if not producer.done():
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+        result = self._debug_result(final, thread_id, "".join(reasoning), timed_out=timed_out)
+        if result.ok and self.memory is not None:
+            await self._save_turn(question, result, started_at)
+        yield FinalEvent(result=result)
+
+    async def _produce_debug(self, question: str, queue: asyncio.Queue[Any]) -> None:
+        project: SandboxProject | None = None
+        try:
+            async with asyncio.timeout(self.budgets.wall_time_s):
+                project = await asyncio.to_thread(SandboxProject, self.project)
+                context = DebugContext(
+                    backend=self.backend,
+                    project=project,
+                    command=self.command,
+                    budgets=self.budgets,
+                    max_attempts=self.max_attempts,
+                    command_timeout_s=self.command_timeout_s,
+                    apply_to=self.project if self.apply else None,
+                    tools=self._extra_tools,
+                    temperature=self._options["temperature"],  # type: ignore[arg-type]
+                    top_p=self._options["top_p"],  # type: ignore[arg-type]
+                )
+                limit = self.max_attempts * (4 * self.budgets.max_steps + 20) + 10
+                async for _mode, chunk in self._debug_graph.astream(
+                    {"question": question, "attempts": [], "steps": 0},
+                    {"recursion_limit": limit},
+                    context=context,
+                    stream_mode=["custom", "values"],
+                ):
+                    await queue.put(chunk)
+        except TimeoutError as exc:
+            await queue.put(exc)
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            await queue.put(exc)
+        finally:
+            if project is not None:
+                await project.aclose()
+        await queue.put(_DONE)
+
+    def _debug_result(
+        self, state: DebugState, thread_id: str, reasoning: str, *, timed_out: bool
+    ) -> RunResult:
+        report: DebugReport | None = state.get("report")
+        outcome = "wall_time" if timed_out or report is None else state.get("outcome")
+        return RunResult(
+            answer=report,
+            answer_text=report.to_text() if report is not None else None,
+            thread_id=thread_id,
+            outcome=outcome or "max_steps",
+            tool_calls=list(state.get("tool_records", [])),
+            usage=state.get("usage", Usage()),
+            steps=state.get("steps", 0),
+            thinking_skipped=state.get("thinking_skipped", False),
+            model=self.backend.model,
+            reasoning=reasoning,
+        )
+
+
+def build_debugger_agent(
+    *,
+    backend: ChatBackend,
+    memory: MemoryStore | None = None,
+    budgets: Budgets | None = None,
+    project: str | Path | None = None,
+    command: str | None = None,
+    mode: Literal["fix", "explain"] = "fix",
+    apply: bool = False,
+    max_attempts: int = 3,
+    tools: Sequence[Any] | None = None,
+) -> Agent:
+    """The debugger (``ponder run --agent debugger``).
+
+    ``mode="fix"`` needs ``project`` (a folder) and ``command`` (e.g.
+    ``"python -m unittest"`` or ``"pytest -x"``) and returns a
+    :class:`DebuggerAgent`; ``mode="explain"`` needs neither and returns an
+    :class:`Agent` whose answer is a :class:`TracebackExplanation`. ``tools``
+    defaults to the offline search index.
+    """
+    if tools is None:
+        from ponder.tools.search import LocalIndex, search_tool
+
+        tools = [search_tool(LocalIndex.default())]
+    if mode == "explain":
+        return Agent(
+            backend,
+            tools,
+            memory=memory,
+            budgets=budgets,
+            system_prompt=EXPLAIN_SYSTEM_PROMPT,
+            response_schema=TracebackExplanation,
+        )
+    if mode != "fix":
+        raise ValueError(f"unknown debugger mode {mode!r}; expected 'fix' or 'explain'")
+    if project is None or not command:
+        raise ValueError("the debugger's fix mode needs a project folder and a command")
+    return DebuggerAgent(
+        backend,
+        project=Path(project),
+        command=command,
+        tools=tools,
+        memory=memory,
+        budgets=budgets,
+        apply=apply,
+        max_attempts=max_attempts,
+    )
