@@ -347,7 +347,7 @@ class MathTutor:
                     step=i,
                     text=work.steps[i - 1],
                     status=verdict.status,
-                    explanation=verdict.explanation,
+                    explanation=_renumber(verdict.explanation, i),
                     counterexample=verdict.counterexample,
                 )
             )
@@ -388,6 +388,13 @@ class MathTutor:
         yield FinalEvent(result=_combine(base, [explained], answer=check, text=text))
 
 
+def _renumber(explanation: str, step: int) -> str:
+    """A pair check's "Step 2 … step 1" wording, numbered as in the student's work."""
+    return explanation.replace("Step 2 (", f"Step {step} (", 1).replace(
+        "from step 1 (", f"from step {step - 1} (", 1
+    )
+
+
 def _explain_prompt(context: list[str], steps: list[StepCheck], wrong: StepCheck) -> str:
     work = "\n".join(f"Step {s.step}: {s.text}" for s in steps)
     point = ", ".join(f"{k} = {v}" for k, v in (wrong.counterexample or {}).items())
@@ -406,8 +413,9 @@ def _levels(result: RunResult) -> list[str]:
 
 
 def _value_pattern(value: str) -> re.Pattern[str]:
+    """``value`` standing on its own (``x = 2``), not inside a term (``x**2``, ``2*x``)."""
     body = re.escape(value.strip()).replace(r"\ ", r"\s*")
-    return re.compile(rf"(?<![\w.]){body}(?![\w.]|\.\d)")
+    return re.compile(rf"(?<![\w.*/^]){body}(?![\w*/^(]|\.\d)")
 
 
 def _revealing(values: list[str], question: str) -> list[re.Pattern[str]]:
