@@ -1,0 +1,74 @@
+"""``create_app``: named ponder agents behind a FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from ponder.memory import MemoryStore
+from ponder.server.auth import BearerAuth
+from ponder.server.errors import install_error_handlers
+from ponder.server.limits import BodyLimitMiddleware
+from ponder.server.native import native_router
+from ponder.server.openai_compat import openai_router
+from ponder.server.runs import AgentSource, RunManager
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(
+    agents: Mapping[str, AgentSource],
+    *,
+    memory: MemoryStore | None = None,
+    api_keys: Iterable[str] | None = None,
+    allow_reasoning: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    shutdown_timeout_s: float = 5.0,
+) -> FastAPI:
+    """A FastAPI app serving ``agents`` by name.
+
+    ``agents`` maps names to an :class:`~ponder.agents.Agent` (shared by all
+    requests) or a zero-argument factory (called per run; its agent is closed
+    after the run). ``memory`` is the store the agents save to; it backs the
+    thread endpoints. ``api_keys`` turns on bearer authentication for every
+    route but ``/health``. Reasoning is sent only when ``allow_reasoning`` is
+    true *and* the request sets ``include_reasoning``. Bodies over
+    ``max_body_bytes`` get 413. The app does not close the agents or the
+    memory it was given; at shutdown it cancels runs still in flight (after
+    ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
+    """
+    manager = RunManager(agents, memory=memory)
+    auth = BearerAuth(api_keys)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await manager.shutdown(timeout_s=shutdown_timeout_s)
+
+    app = FastAPI(
+        title="ponder",
+        lifespan=lifespan,
+        docs_url=None if auth.enabled else "/docs",
+        redoc_url=None,
+        openapi_url=None if auth.enabled else "/openapi.json",
+    )
+    app.state.ponder = manager
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        if manager.stopping:
+            return JSONResponse({"status": "stopping"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    app.include_router(
+        native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
+    )
+    app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
+    return app

@@ -1,0 +1,192 @@
+"""Agents by name, one run at a time per thread, and cancellation on disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing, asynccontextmanager
+from typing import TypeVar, cast
+
+from starlette.types import Receive
+
+from ponder.agents import Agent, FinalEvent, RunResult
+from ponder.agents.agent import AgentEvent
+from ponder.backends.errors import BackendError
+from ponder.memory import MemoryStore
+from ponder.server.errors import ApiError
+
+__all__ = [
+    "AgentSource",
+    "ClientDisconnected",
+    "RunManager",
+    "ThreadClaim",
+    "unless_disconnected",
+    "until_disconnected",
+]
+
+AgentSource = Agent | Callable[[], Agent]
+_T = TypeVar("_T")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+logger = logging.getLogger("ponder.server")
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its run finished; the run was cancelled."""
+
+
+class ThreadClaim:
+    """The right to run on one thread; :meth:`release` is idempotent."""
+
+    def __init__(self, manager: RunManager, thread_id: str) -> None:
+        self._manager = manager
+        self.thread_id = thread_id
+        self.task: asyncio.Task[object] | None = None
+
+    def attach(self) -> None:
+        """Record the current task, so shutdown can cancel it."""
+        self.task = asyncio.current_task()
+
+    def release(self) -> None:
+        if self._manager._claims.get(self.thread_id) is self:
+            del self._manager._claims[self.thread_id]
+
+
+class RunManager:
+    """Resolves agents by name and runs them, one run per thread at a time.
+
+    An :class:`Agent` value is shared by all requests; a callable is a factory
+    called once per run, whose agent is closed when the run ends.
+    """
+
+    def __init__(self, agents: Mapping[str, AgentSource], *, memory: MemoryStore | None) -> None:
+        if not agents:
+            raise ValueError("create_app needs at least one agent")
+        for name, source in agents.items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise ValueError(
+                    f"agent name {name!r} must be 1-64 characters of letters, digits and ._:- "
+                    "starting with a letter or digit"
+                )
+            if not isinstance(source, Agent) and not callable(source):
+                raise TypeError(f"agent {name!r} must be an Agent or a callable returning one")
+            if isinstance(source, Agent) and memory is not None and source.memory is not memory:
+                raise ValueError(
+                    f"agent {name!r} saves to a different MemoryStore than the server reads; "
+                    "give the server the store its agents use"
+                )
+        self._agents = dict(agents)
+        self._claims: dict[str, ThreadClaim] = {}
+        self.stopping = False
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._agents)
+
+    def check_agent(self, name: str) -> None:
+        if name not in self._agents:
+            raise ApiError(
+                404, "agent_not_found", f"no agent named {name!r}; available: {self.names}"
+            )
+
+    def busy(self, thread_id: str) -> bool:
+        return thread_id in self._claims
+
+    def claim(self, thread_id: str) -> ThreadClaim:
+        """Take the thread, or raise 409 (busy) / 503 (shutting down)."""
+        if self.stopping:
+            raise ApiError(503, "shutting_down", "the server is shutting down")
+        if thread_id in self._claims:
+            raise ApiError(
+                409, "thread_busy", f"thread {thread_id!r} already has a run in progress"
+            )
+        claim = ThreadClaim(self, thread_id)
+        self._claims[thread_id] = claim
+        return claim
+
+    async def events(
+        self, name: str, question: str, claim: ThreadClaim, *, run_id: str
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """The agent's events; closing this iterator cancels the run (nothing is saved)."""
+        started = time.monotonic()
+        logger.info("run %s started: agent=%s thread=%s", run_id, name, claim.thread_id)
+        outcome = "cancelled"
+        try:
+            async with self._agent(name) as agent, aclosing(_run(agent, question, claim)) as events:
+                async for event in events:
+                    if isinstance(event, FinalEvent):
+                        outcome = event.result.outcome
+                    yield event
+        except BackendError as exc:
+            outcome = f"model error ({type(exc).__name__})"
+            raise
+        except Exception as exc:
+            outcome = f"failed ({type(exc).__name__})"
+            raise
+        finally:
+            logger.info("run %s ended: %s after %.2fs", run_id, outcome, time.monotonic() - started)
+
+    async def result(
+        self, name: str, question: str, claim: ThreadClaim, *, run_id: str
+    ) -> RunResult:
+        """Run to the end; backend errors become 502."""
+        try:
+            async with aclosing(self.events(name, question, claim, run_id=run_id)) as events:
+                async for event in events:
+                    if isinstance(event, FinalEvent):
+                        return event.result
+        except BackendError as exc:
+            raise ApiError(502, "model_error", f"the model failed: {exc.message}") from exc
+        raise RuntimeError("the run ended without a result")
+
+    async def shutdown(self, *, timeout_s: float = 5.0) -> None:
+        """Refuse new runs, cancel the ones in flight and wait for them to unwind."""
+        self.stopping = True
+        tasks = {c.task for c in self._claims.values() if c.task is not None and not c.task.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+
+    @asynccontextmanager
+    async def _agent(self, name: str) -> AsyncIterator[Agent]:
+        source = self._agents[name]
+        if isinstance(source, Agent):
+            yield source
+            return
+        agent = source()
+        if not isinstance(agent, Agent):
+            raise TypeError(f"the factory of agent {name!r} returned {type(agent).__name__}")
+        try:
+            yield agent
+        finally:
+            await agent.aclose()
+
+
+def _run(agent: Agent, question: str, claim: ThreadClaim) -> AsyncGenerator[AgentEvent, None]:
+    return cast(
+        AsyncGenerator[AgentEvent, None], agent.astream(question, thread_id=claim.thread_id)
+    )
+
+
+async def until_disconnected(receive: Receive) -> None:
+    """Return when the client disconnects (the request body must already be read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_disconnected(work: Awaitable[_T], receive: Receive) -> _T:
+    """Await ``work``; if the client disconnects first, cancel it and raise."""
+    run = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(until_disconnected(receive))
+    try:
+        await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        run.cancel()
+        await asyncio.gather(run, watch, return_exceptions=True)
+    if run.cancelled():
+        raise ClientDisconnected
+    return run.result()
