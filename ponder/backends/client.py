@@ -61,6 +61,8 @@ logger = logging.getLogger("ponder.backends")
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 """Reasoning models think for minutes before the first answer token."""
 
+_MAX_CORRECTIONS = 3
+"""Contract corrections per request (each must change the profile)."""
 _PASS_BACK = re.compile(r"passed back|missing\W+\w*\W*reasoning", re.IGNORECASE)
 _MUST_NOT = re.compile(
     r"not (?:be )?(?:supported|allowed|permitted|accepted)|must not|should not|unexpected"
@@ -167,14 +169,14 @@ class OpenAICompatibleBackend:
         whole budget thinking, and other :class:`BackendError` subclasses.
         """
         attempt = 0
-        drift_recovered = False
+        corrections = 0
         while True:
             wire = self._prepare(request, stream=False)
             try:
                 completion = await self._complete_once(wire)
             except BackendError as exc:
-                if not drift_recovered and self._recover_drift(exc):
-                    drift_recovered = True
+                if corrections < _MAX_CORRECTIONS and self._recover_drift(exc):
+                    corrections += 1
                     continue
                 attempt += 1
                 if not self._retry.should_retry(exc, attempt):
@@ -191,7 +193,7 @@ class OpenAICompatibleBackend:
         event has reached the caller nothing is retried: the error is raised.
         """
         attempt = 0
-        drift_recovered = False
+        corrections = 0
         while True:
             wire = self._prepare(request, stream=True)
             assembler = ResponseAssembler(
@@ -210,8 +212,8 @@ class OpenAICompatibleBackend:
                     if isinstance(exc, BrokenStreamError) and not exc.partial_chars:
                         exc.partial_chars = delivered_chars
                     raise
-                if not drift_recovered and self._recover_drift(exc):
-                    drift_recovered = True
+                if corrections < _MAX_CORRECTIONS and self._recover_drift(exc):
+                    corrections += 1
                     continue
                 attempt += 1
                 if not self._retry.should_retry(exc, attempt):
@@ -356,30 +358,50 @@ class OpenAICompatibleBackend:
         return ConnectionFailedError(f"could not reach {where} ({detail})")
 
     def _recover_drift(self, exc: BackendError) -> bool:
-        """Adopt the replay policy a 400 asks for; True if the request should be resent."""
-        target = _replay_demanded(exc)
-        if target is None or target == self._profile.replay:
+        """Adopt the contract a 400 asks for; True if the request should be resent.
+
+        Providers change their contracts (DeepSeek's reasoning replay flipped
+        twice); a 400 that names what it wants corrects this backend's profile
+        in memory, never on disk.
+        """
+        changes = _contract_correction(exc, self._profile)
+        if changes is None:
             return False
         logger.warning(
-            "%s rejected the reasoning replay (%s); switching this backend's replay "
-            "policy from %r to %r and retrying once",
+            "%s rejected the request (%s); adjusting this backend's profile %s and retrying",
             self._profile.name,
             exc.message,
-            self._profile.replay,
-            target,
+            ", ".join(
+                f"{key} from {getattr(self._profile, key)!r} to {value!r}"
+                for key, value in changes.items()
+            ),
         )
-        self._profile = self._profile.with_overrides(
-            replay=target, replay_placeholder=target == "tool_turns"
-        )
+        self._profile = self._profile.with_overrides(**changes)
         return True
 
 
-def _replay_demanded(exc: BackendError) -> ReplayPolicy | None:
-    if not isinstance(exc, BadRequestError) or "reasoning" not in exc.message.lower():
+def _contract_correction(exc: BackendError, profile: ProviderProfile) -> dict[str, Any] | None:
+    """The profile fields that would satisfy the provider's 400, or None."""
+    if not isinstance(exc, BadRequestError):
         return None
-    if _PASS_BACK.search(exc.message):
+    message = exc.message.lower()
+    if "reasoning" in message:
+        target = _replay_demanded(exc.message)
+        if target is not None and target != profile.replay:
+            return {"replay": target, "replay_placeholder": target == "tool_turns"}
+        return None
+    if "response_format" in message and "json_schema" in profile.json_modes:
+        return {"json_modes": frozenset({"json_object"}), "json_needs_word": True}
+    forced = profile.tool_choice_modes - {"auto", "none"}
+    if "tool_choice" in message and forced:
+        return {"tool_choice_modes": profile.tool_choice_modes - forced}
+    return None
+
+
+def _replay_demanded(message: str) -> ReplayPolicy | None:
+    if _PASS_BACK.search(message):
         return "tool_turns"
-    if _MUST_NOT.search(exc.message):
+    if _MUST_NOT.search(message):
         return "never"
     return None
 

@@ -244,11 +244,16 @@ def get_profile(
         raise ValueError(f"unknown provider {name!r}; choose one of: {choices}") from None
 
 
-def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:
-    """Pick a profile from the base URL (host, or a local engine's default port); else generic.
+_V4_MODEL_IDS = frozenset({"deepseek-v4-pro", "deepseek-v4-flash"})
 
-    ``model`` is accepted for callers that pass both; no profile is chosen by
-    model name (a model is served by many engines).
+
+def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:
+    """Pick a profile from the base URL, then DeepSeek's own model ids; else generic.
+
+    Hugging Face names (``deepseek-ai/DeepSeek-R1-0528``) choose nothing: such
+    a model is served by many engines. DeepSeek's API ids do: a host serving
+    ``deepseek-v4-*`` speaks the V4 contract, one serving ``deepseek-reasoner``
+    anywhere but deepseek.com (where it is retired) the legacy R1 contract.
     """
     host = (urlparse(base_url).hostname or "") if base_url else ""
     port = urlparse(base_url).port if base_url else None
@@ -257,6 +262,10 @@ def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:
         return deepseek()
     if host.endswith("openrouter.ai"):
         return openrouter()
+    if model in _V4_MODEL_IDS:
+        return deepseek()
+    if model == "deepseek-reasoner":
+        return deepseek_r1()
     by_port = {11434: ollama, 8000: vllm, 30000: sglang, 8080: llamacpp}
     if port in by_port and host in {"localhost", "127.0.0.1", "::1"}:
         return by_port[port]()

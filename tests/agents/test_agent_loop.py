@@ -254,3 +254,21 @@ async def test_reasoning_is_streamed_before_the_answer() -> None:
     answer_at = next(i for i, e in enumerate(events) if isinstance(e, AnswerDelta))
     assert reasoning_at < answer_at
     assert "".join(e.text for e in events if isinstance(e, AnswerDelta)) == "then answer"
+
+
+async def test_a_generic_client_adapts_to_deepseek_v4_rules() -> None:
+    """Unknown host: the 400s for reasoning pass-back and json_schema correct the profile."""
+    script = [
+        Turn(reasoning="V4-thought", tool_calls=[ToolCallSpec("add", {"a": 2, "b": 2})]),
+        Turn(reasoning="done", content='{"total": 4, "explanation": "2+2"}'),
+    ]
+    with FakeModelServer(script, shape="deepseek") as server:
+        async with backend_for(server, "openai-compatible") as backend:
+            result = await Agent(backend, [add], response_schema=Total).arun("2+2?")
+            assert backend.profile.replay == "tool_turns"
+            assert backend.profile.json_modes == frozenset({"json_object"})
+    assert result.ok and result.answer == Total(total=4, explanation="2+2")
+    statuses = [r.body.get("response_format", {}).get("type") for r in server.requests]
+    assert statuses == ["json_schema", "json_object", "json_object", "json_object"]
+    accepted = assistant_messages(server.requests[-1].body)
+    assert accepted[-1]["reasoning_content"] == "V4-thought"

@@ -10,6 +10,7 @@ from ponder.backends import (
     ChatBackend,
     OllamaNativeBackend,
     OpenAICompatibleBackend,
+    detect_profile,
     make_backend,
 )
 from ponder.testing import FakeModelServer
@@ -82,3 +83,19 @@ async def test_a_given_http_client_is_not_closed() -> None:
         )
         await backend.aclose()
         assert not client.is_closed
+
+
+@pytest.mark.parametrize(
+    ("base_url", "model", "expected"),
+    [
+        ("https://api.deepseek.com", "deepseek-reasoner", "deepseek"),
+        ("http://127.0.0.1:9999/v1", "deepseek-v4-flash", "deepseek"),
+        ("http://127.0.0.1:9999/v1", "deepseek-reasoner", "deepseek-r1"),
+        ("http://127.0.0.1:9999/v1", "deepseek-ai/DeepSeek-R1-0528", "openai-compatible"),
+        ("http://localhost:8000/v1", "deepseek-ai/DeepSeek-R1-0528", "vllm"),
+    ],
+)
+def test_auto_detection_uses_deepseek_api_model_ids(
+    base_url: str, model: str, expected: str
+) -> None:
+    assert detect_profile(base_url, model).name == expected
