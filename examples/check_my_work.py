@@ -27,7 +27,7 @@ from _fake import backend
 
 from ponder.agents import FinalEvent
 from ponder.agents.math_tutor import MathTutor, WorkCheck
-from ponder.graphs import AnswerDelta, ToolCallEvent, ToolResultEvent
+from ponder.graphs import ToolCallEvent, ToolResultEvent
 from ponder.testing import Turn
 
 WORK = """Solve 2x + 3 = 7 for x.
@@ -49,30 +49,24 @@ def fake_model(body: dict[str, Any]) -> Turn:
     )
 
 
-async def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--fake"]
-    work = Path(args[0]).read_text(encoding="utf-8") if args else WORK
+async def main(work: str) -> None:
     print(f"Student's work:\n{work.strip()}\n")
-    async with backend(fake_model) as model:
-        async with MathTutor(model, mode="check") as tutor:
-            async for event in tutor.astream(work):
-                if isinstance(event, ToolCallEvent):
-                    print(
-                        f"[tool call] {event.name} {json.dumps(event.arguments['claim']['steps'])}"
-                    )
-                elif isinstance(event, ToolResultEvent):
-                    print(f"[tool result] {event.output.splitlines()[0]}")
-                elif isinstance(event, AnswerDelta):
-                    pass  # the explanation; printed whole below
-                elif isinstance(event, FinalEvent):
-                    answer = event.result.answer
-                    assert isinstance(answer, WorkCheck)
-                    print("Verdicts:")
-                    for step in answer.steps:
-                        print(f"  step {step.step} ({step.text}): {step.status}")
-                    print(f"First wrong step: {answer.first_wrong_step}")
-                    print(f"Explanation: {answer.explanation}")
+    async with backend(fake_model) as model, MathTutor(model, mode="check") as tutor:
+        async for event in tutor.astream(work):
+            if isinstance(event, ToolCallEvent):
+                print(f"[tool call] {event.name} {json.dumps(event.arguments['claim']['steps'])}")
+            elif isinstance(event, ToolResultEvent):
+                print(f"[tool result] {event.output.splitlines()[0]}")
+            elif isinstance(event, FinalEvent):
+                answer = event.result.answer
+                assert isinstance(answer, WorkCheck)
+                print("Verdicts:")
+                for step in answer.steps:
+                    print(f"  step {step.step} ({step.text}): {step.status}")
+                print(f"First wrong step: {answer.first_wrong_step}")
+                print(f"Explanation: {answer.explanation}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    paths = [a for a in sys.argv[1:] if a != "--fake"]
+    asyncio.run(main(Path(paths[0]).read_text(encoding="utf-8") if paths else WORK))

@@ -81,15 +81,14 @@ async def main() -> None:
         mode, args = args[1], args[2:]
     question = args[0] if args else PROBLEM
     print(f"Question: {question}\nMode: {mode}")
-    async with backend(fake_model) as model:
-        async with MathTutor(model, mode=mode) as tutor:  # type: ignore[arg-type]
-            async for event in tutor.astream(question):
-                if isinstance(event, ToolCallEvent):
-                    print(f"[tool call] {event.name} {json.dumps(event.arguments)}")
-                elif isinstance(event, ToolResultEvent):
-                    print(f"[tool result] {event.output}")
-                elif isinstance(event, FinalEvent):
-                    report(event.result.answer, event.result.answer_text, event.result.outcome)
+    async with backend(fake_model) as model, MathTutor(model, mode=mode) as tutor:  # type: ignore[arg-type]
+        async for event in tutor.astream(question):
+            if isinstance(event, ToolCallEvent):
+                print(f"[tool call] {event.name} {json.dumps(event.arguments)}")
+            elif isinstance(event, ToolResultEvent):
+                print(f"[tool result] {event.output}")
+            elif isinstance(event, FinalEvent):
+                report(event.result.answer, event.result.answer_text, event.result.outcome)
 
 
 def report(answer: Any, text: str | None, outcome: str) -> None:
