@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -126,7 +127,7 @@ async def test_size_limit_validation_and_unknown_agent(memory: MemoryStore) -> N
             "message": "request body exceeds the limit of 2000 bytes",
         }
 
-        async def chunked() -> object:
+        async def chunked() -> AsyncIterator[bytes]:
             for _ in range(10):
                 yield b"x" * 500
 

@@ -1,0 +1,60 @@
+"""Embedding ponder in an existing FastAPI app.
+
+Shows: your own app keeps its routes; ponder's app is mounted under /ponder
+(native API, SSE, thread history and an OpenAI-compatible /ponder/v1), its
+lifespan chained into yours so shutdown cancels runs still in flight; the
+backend and memory are opened once and closed when the app stops.
+
+Run (any OpenAI-compatible R1-class endpoint; PONDER_* as for ``ponder run``):
+
+    pip install 'ponder[server]'
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_API_KEY=... PONDER_SERVER_KEY=choose-a-token python examples/web_backend.py
+
+Then:
+
+    curl -H "Authorization: Bearer $PONDER_SERVER_KEY" -H 'Content-Type: application/json' \\
+         -d '{"question": "Is 2^61-1 prime?"}' http://127.0.0.1:8000/ponder/agents/math/runs
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ponder.agents import Agent
+from ponder.backends import make_backend
+from ponder.memory import MemoryStore
+from ponder.server import create_app, serve
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    memory = MemoryStore.from_url(os.environ.get("PONDER_MEMORY_URL"))
+    backend = make_backend()
+    try:
+        agent = Agent(backend, memory=memory)
+        keys = [os.environ["PONDER_SERVER_KEY"]] if os.environ.get("PONDER_SERVER_KEY") else None
+        ponder_app = create_app({"math": agent}, memory=memory, api_keys=keys)
+        app.mount("/ponder", ponder_app)
+        async with ponder_app.router.lifespan_context(ponder_app):
+            yield
+    finally:
+        await backend.aclose()
+        await memory.aclose()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/")
+async def index() -> dict[str, str]:
+    """One of your app's own routes, untouched by ponder."""
+    return {"service": "my-backend", "agents": "/ponder/v1/models"}
+
+
+if __name__ == "__main__":
+    serve("127.0.0.1", 8000, app)
