@@ -104,7 +104,11 @@ def apply_unified_diff(root: Path, diff: str) -> list[str]:
                 raise PatchError(f"{patch.path}: patched twice in one diff")
             if not target.is_file():
                 raise PatchError(f"{patch.path}: no such file in the project")
-            original = target.read_text(encoding="utf-8")
+            try:
+                with open(target, encoding="utf-8", newline="") as handle:
+                    original = handle.read()
+            except UnicodeDecodeError:
+                raise PatchError(f"{patch.path}: not a UTF-8 text file") from None
         planned[target] = _patched_text(patch, original)
     for target, text in planned.items():
         if text is None:
