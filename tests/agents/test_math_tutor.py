@@ -60,7 +60,7 @@ async def test_solve_revises_a_refuted_answer_until_proved() -> None:
     assert result.ok and result.answer_text == "x = 2 or x = 3."
     assert solution.revisions == 1 and solution.verified
     assert solution.final_values == ["2", "3"]
-    revise = server.requests[2].body["messages"][-1]["content"]
+    revise = (server.requests[2].body or {})["messages"][-1]["content"]
     assert "x = 4 is not a solution" in revise and "Counterexample: x = 4" in revise
     assert [r.name for r in result.tool_calls] == ["check_proof", "check_proof"]
     assert "REFUTED" in result.tool_calls[0].output and "PROVED" in result.tool_calls[1].output
@@ -116,7 +116,7 @@ async def test_check_flags_the_first_wrong_step_and_explains_it() -> None:
     assert [s.status for s in check.steps] == ["given", "refuted", "proved"]
     assert check.first_wrong_step == 2 and check.steps[1].counterexample == {"x": "2"}
     assert check.explanation == "You added 3 instead of subtracting it."
-    prompt = server.requests[0].body["messages"][-1]["content"]
+    prompt = (server.requests[0].body or {})["messages"][-1]["content"]
     assert "First wrong step: step 2." in prompt and "Counterexample: x = 2" in prompt
     assert "Problem:\nSolve 2x + 3 = 7." in prompt
 
