@@ -202,3 +202,19 @@ async def test_disconnect_cancels_the_run_and_saves_nothing(
         assert len(model.requests) == 2
     turns = await memory.turns("gone")
     assert [t.answer for t in turns] == ["fresh"]
+
+
+async def test_shutdown_cancels_runs_past_the_grace_period(memory: MemoryStore) -> None:
+    slow = Turn(content="too slow to finish", delay_s=0.2, chunk_chars=1)
+    async with fake_agent([slow], memory) as (agent, _), httpx.AsyncClient(timeout=30) as client:
+        async with serving(create_app({"a": agent}, memory=memory), grace_s=1) as url:
+            reply_task = asyncio.create_task(
+                client.post(f"{url}/agents/a/runs", json={"question": "q", "thread_id": "s"})
+            )
+            await asyncio.sleep(0.5)
+        # serving() returned: uvicorn waited out the grace period, then cancelled the run
+        (outcome,) = await asyncio.gather(reply_task, return_exceptions=True)
+    assert isinstance(outcome, httpx.HTTPError) or (
+        isinstance(outcome, httpx.Response) and outcome.status_code == 500
+    )
+    assert await memory.turns("s") == []
