@@ -49,25 +49,51 @@ class CliError(Exception):
         self.code = code
 
 
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """The model-backend options shared by ``run``, ``chat``, ``serve`` and ``doctor``."""
+    env = os.environ.get
+    parser.add_argument("--base-url", default=env("PONDER_BASE_URL"), help="env PONDER_BASE_URL")
+    parser.add_argument("--model", default=env("PONDER_MODEL"), help="env PONDER_MODEL")
+    parser.add_argument("--api-key", default=None, help="env PONDER_API_KEY (never echoed)")
+    parser.add_argument(
+        "--provider",
+        default=env("PONDER_PROVIDER", "auto"),
+        choices=PROFILE_NAMES,
+        help="provider profile (default auto: from the URL and model; env PONDER_PROVIDER)",
+    )
+
+
+def add_memory_options(parser: argparse.ArgumentParser) -> None:
+    """Where final answers are remembered."""
+    parser.add_argument(
+        "--memory",
+        default=os.environ.get("PONDER_MEMORY_URL"),
+        help="SQLAlchemy URL, env PONDER_MEMORY_URL (default: SQLite in the user data dir)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ponder", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="ask one question and print the answer")
     run.add_argument("question", metavar="QUESTION")
-    run.add_argument("--base-url", default=os.environ.get("PONDER_BASE_URL"))
-    run.add_argument("--model", default=os.environ.get("PONDER_MODEL"))
-    run.add_argument("--api-key", default=None, help="default: env PONDER_API_KEY (never echoed)")
-    run.add_argument("--provider", default="auto", choices=PROFILE_NAMES)
-    run.add_argument("--agent", default="react", choices=AGENT_NAMES)
-    run.add_argument("--memory", default=os.environ.get("PONDER_MEMORY_URL"))
-    run.add_argument("--thread", default=None)
-    run.add_argument("--schema", type=Path, default=None)
-    run.add_argument("--max-steps", type=int, default=None)
+    add_backend_options(run)
+    run.add_argument(
+        "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
+    )
+    add_memory_options(run)
+    run.add_argument("--thread", default=None, help="continue this conversation")
+    run.add_argument(
+        "--schema", type=Path, default=None, help="JSON Schema file the answer must satisfy"
+    )
+    run.add_argument("--max-steps", type=int, default=None, help="model calls that may use tools")
     run.add_argument("--max-tokens", type=int, default=None, help="max tokens per model call")
     run.add_argument("--timeout", type=float, default=None, help="wall-time budget, seconds")
-    run.add_argument("--json", action="store_true", dest="as_json")
-    run.add_argument("--show-reasoning", action="store_true")
+    run.add_argument(
+        "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
+    )
+    run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
 
     index = commands.add_parser("index", help="index a folder for the local search tool")
     index.add_argument("folder", type=Path)
