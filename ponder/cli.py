@@ -13,15 +13,16 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ponder.agents import Agent, FinalEvent, RunResult
-from ponder.agents.registry import AGENT_NAMES, build_agent
+from ponder.agents import FinalEvent, RunResult
+from ponder.agents.registry import AGENT_NAMES, RunnableAgent, build_agent
 from ponder.backends import (
     AuthenticationError,
     BackendError,
+    ChatBackend,
     ConnectionFailedError,
     make_backend,
 )
@@ -74,13 +75,25 @@ def add_memory_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ponder", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="subcommand", required=True)
 
     run = commands.add_parser("run", help="ask one question and print the answer")
     run.add_argument("question", metavar="QUESTION")
     add_backend_options(run)
     run.add_argument(
         "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
+    )
+    run.add_argument(
+        "--mode", default=None, help="math-tutor: solve|hints|check; debugger: fix|explain"
+    )
+    run.add_argument("--project", type=Path, default=None, help="debugger: the project folder")
+    run.add_argument(
+        "--command", default=None, help='debugger: the failing command, e.g. "pytest -x"'
+    )
+    run.add_argument(
+        "--apply",
+        action="store_true",
+        help="debugger: apply the patch to the project once it passed in the sandbox",
     )
     add_memory_options(run)
     run.add_argument("--thread", default=None, help="continue this conversation")
@@ -95,6 +108,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
 
+    serve = commands.add_parser("serve", help="serve agents over HTTP (needs ponder[server])")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    add_backend_options(serve)
+    add_memory_options(serve)
+    serve.add_argument(
+        "--agent",
+        action="append",
+        choices=("react", "math-tutor"),
+        help="agent to serve, by name; repeatable (default: react and math-tutor)",
+    )
+    serve.add_argument(
+        "--allow-reasoning",
+        action="store_true",
+        help="let requests that ask for it receive reasoning events",
+    )
+    serve.add_argument(
+        "--max-steps", type=int, default=None, help="model calls that may use tools, per run"
+    )
+    serve.add_argument("--timeout", type=float, default=None, help="wall-time budget per run")
+
     index = commands.add_parser("index", help="index a folder for the local search tool")
     index.add_argument("folder", type=Path)
     index.add_argument("--db", default=None, help="index file (default: the user data dir)")
@@ -105,7 +139,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the ``ponder`` script."""
     args = _parser().parse_args(argv)
     try:
-        code = asyncio.run(_run(args)) if args.command == "run" else _index(args)
+        if args.subcommand == "run":
+            code = asyncio.run(_run(args))
+        elif args.subcommand == "serve":
+            code = _serve(args)
+        else:
+            code = _index(args)
     except CliError as exc:
         print(f"ponder: {exc}", file=sys.stderr)
         code = exc.code
@@ -131,9 +170,7 @@ async def _run(args: argparse.Namespace) -> int:
         raise CliError(message, EXIT_USAGE) from None
     memory = _open_memory(args.memory)
     try:
-        agent = build_agent(
-            args.agent, backend=backend, memory=memory, budgets=budgets, response_schema=schema
-        )
+        agent = _build_agent(args, backend, memory, budgets, schema)
         try:
             result = await _stream(agent, args)
         finally:
@@ -146,12 +183,40 @@ async def _run(args: argparse.Namespace) -> int:
     return _report(result, args)
 
 
+def _build_agent(
+    args: argparse.Namespace,
+    backend: ChatBackend,
+    memory: MemoryStore,
+    budgets: Budgets,
+    schema: dict[str, Any] | None,
+) -> RunnableAgent:
+    options: dict[str, Any] = {
+        "backend": backend,
+        "memory": memory,
+        "budgets": budgets,
+        "response_schema": schema,
+    }
+    if args.mode is not None:
+        options["mode"] = args.mode
+    debugger_only = {"project": args.project, "command": args.command, "apply": args.apply}
+    if args.agent == "debugger":
+        options.update(debugger_only)
+    elif any(debugger_only.values()):
+        raise CliError(
+            "--project, --command and --apply are options of --agent debugger", EXIT_USAGE
+        )
+    try:
+        return build_agent(args.agent, **options)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
 def _budgets(args: argparse.Namespace) -> Budgets:
     defaults = Budgets()
     try:
         return Budgets(
             max_steps=args.max_steps if args.max_steps is not None else defaults.max_steps,
-            max_tokens_per_call=args.max_tokens,
+            max_tokens_per_call=getattr(args, "max_tokens", None),
             wall_time_s=args.timeout if args.timeout is not None else defaults.wall_time_s,
         )
     except ValueError as exc:
@@ -184,9 +249,14 @@ def _open_memory(url: str | None) -> MemoryStore:
         raise CliError(f"bad memory URL: {exc}", EXIT_USAGE) from None
 
 
-async def _stream(agent: Agent, args: argparse.Namespace) -> RunResult:
+def _streams_answer(args: argparse.Namespace) -> bool:
+    """Whether the answer text streams to stdout (plain text answers only)."""
+    return not args.as_json and args.schema is None and args.agent == "react"
+
+
+async def _stream(agent: RunnableAgent, args: argparse.Namespace) -> RunResult:
     out, err = sys.stdout, sys.stderr
-    live_answer = not args.as_json and agent.answer_format is None
+    live_answer = _streams_answer(args)
     live_tools = err.isatty()
     in_reasoning = False
     async for event in agent.astream(args.question, thread_id=args.thread):
@@ -213,10 +283,13 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
     if args.as_json:
         print(json.dumps(result.to_json_dict(), ensure_ascii=False))
     else:
-        if isinstance(result.answer, str):  # already streamed; end the line
-            print()
-        elif result.answer is not None:
+        if _streams_answer(args):
+            if result.answer_text:
+                print()  # the answer streamed already; end its line
+        elif args.schema is not None and result.answer is not None:
             print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
+        elif result.answer_text:
+            print(result.answer_text)
         print(f"thread: {result.thread_id}", file=sys.stderr)
     if result.ok:
         return EXIT_OK
@@ -234,6 +307,43 @@ def _backend_failure(exc: BackendError, base_url: str | None) -> CliError:
     if isinstance(exc, AuthenticationError):
         return CliError(f"authentication failed: {exc} (check PONDER_API_KEY)", EXIT_AUTH)
     return CliError(f"{type(exc).__name__}: {exc}", EXIT_BACKEND)
+
+
+# ----------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the named agents; bearer tokens come from env PONDER_SERVER_TOKENS."""
+    try:
+        from ponder.server import create_app, serve
+    except ImportError:
+        raise CliError(
+            "ponder serve needs the server extra: pip install 'ponder[server]'", EXIT_USAGE
+        ) from None
+    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
+    try:
+        backend = make_backend(
+            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
+        )
+    except ValueError as exc:
+        raise CliError(
+            NO_BACKEND_HINT if not (args.base_url or api_key) else str(exc), EXIT_USAGE
+        ) from None
+    memory = _open_memory(args.memory)
+    budgets = _budgets(args)
+
+    def factory(name: str) -> Callable[[], RunnableAgent]:
+        return lambda: build_agent(name, backend=backend, memory=memory, budgets=budgets)
+
+    tokens = [t for t in os.environ.get("PONDER_SERVER_TOKENS", "").split(",") if t.strip()]
+    app = create_app(
+        {name: factory(name) for name in args.agent or ("react", "math-tutor")},
+        memory=memory,
+        api_keys=tokens or None,
+        allow_reasoning=args.allow_reasoning,
+    )
+    serve(args.host, args.port, app)
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------- index

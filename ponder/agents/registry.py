@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from ponder.agents.agent import Agent
+from ponder.agents.agent import Agent, RunnableAgent
 from ponder.backends.protocol import ChatBackend
 from ponder.graphs.budgets import Budgets
 from ponder.memory import MemoryStore
 
-__all__ = ["AGENT_NAMES", "build_agent", "build_react_agent"]
+__all__ = ["AGENT_MODES", "AGENT_NAMES", "RunnableAgent", "build_agent", "build_react_agent"]
 
 
 def build_react_agent(
@@ -42,16 +44,66 @@ def build_react_agent(
     )
 
 
-_AGENTS = {"react": build_react_agent}
+def _math_tutor(*, mode: str | None = None, **options: Any) -> RunnableAgent:
+    from ponder.agents.math_tutor import build_math_tutor_agent
+
+    return build_math_tutor_agent(mode=mode or "solve", **options)  # type: ignore[arg-type]
+
+
+def _debugger(
+    *,
+    mode: str | None = None,
+    project: Path | None = None,
+    command: str | None = None,
+    apply: bool = False,
+    response_schema: dict[str, Any] | type[BaseModel] | None = None,
+    **options: Any,
+) -> RunnableAgent:
+    from ponder.agents.debugger import build_debugger_agent
+
+    if response_schema is not None:
+        raise ValueError("the debugger answers with its own report; --schema does not apply")
+    return build_debugger_agent(
+        mode=mode or "fix",  # type: ignore[arg-type]
+        project=project,
+        command=command,
+        apply=apply,
+        **options,
+    )
+
+
+def _react(**options: Any) -> RunnableAgent:
+    return build_react_agent(**options)
+
+
+_AGENTS: dict[str, Callable[..., RunnableAgent]] = {
+    "react": _react,
+    "math-tutor": _math_tutor,
+    "debugger": _debugger,
+}
 AGENT_NAMES: tuple[str, ...] = tuple(_AGENTS)
+AGENT_MODES: dict[str, tuple[str, ...]] = {
+    "react": (),
+    "math-tutor": ("solve", "hints", "check"),
+    "debugger": ("fix", "explain"),
+}
 
 
-def build_agent(name: str, **options: Any) -> Agent:
-    """The agent called ``name``, built with ``options``."""
+def build_agent(name: str, **options: Any) -> RunnableAgent:
+    """The agent called ``name``, built with ``options``.
+
+    Raises ``ValueError`` for an unknown name, mode or option combination.
+    """
     try:
         factory = _AGENTS[name]
     except KeyError:
         raise ValueError(
             f"unknown agent {name!r}; choose one of: {', '.join(AGENT_NAMES)}"
         ) from None
+    mode = options.get("mode")
+    if mode is not None and not AGENT_MODES[name]:
+        raise ValueError(f"agent {name!r} has no modes")
+    if mode is not None and mode not in AGENT_MODES[name]:
+        choices = ", ".join(AGENT_MODES[name])
+        raise ValueError(f"agent {name!r} has no mode {mode!r} (modes: {choices})")
     return factory(**options)
