@@ -9,6 +9,8 @@ stored; text carrying reasoning markers is refused with
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -39,6 +41,7 @@ __all__ = ["MemoryStore", "default_sqlite_path"]
 
 _WRITE = "ponder_write"  # execution option: begin with BEGIN IMMEDIATE on SQLite
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WAL_SWITCH_ATTEMPTS = 50
 _TITLE_MAX = 80
 _URL_HINT = "expected sqlite:///path/to/memory.db or postgresql+psycopg://user@host/dbname"
 
@@ -380,11 +383,31 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once; WAL is persistent, so later opens only read it.
+
+    Changing the journal mode needs a moment of exclusive access, and SQLite
+    does not apply the busy timeout to it: when several processes open a new
+    file at once, the switch is retried briefly instead of failing.
+    """
+    for attempt in range(_WAL_SWITCH_ATTEMPTS):
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:  # aiosqlite re-raises sqlite3's own errors
+            if "locked" not in str(exc) or attempt == _WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
