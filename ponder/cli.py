@@ -26,7 +26,7 @@ from ponder.backends import (
     ConnectionFailedError,
     make_backend,
 )
-from ponder.backends.profiles import PROFILE_NAMES
+from ponder.backends.factory import PROVIDER_NAMES
 from ponder.graphs import AnswerDelta, Budgets, ReasoningEvent, ToolCallEvent, ToolResultEvent
 from ponder.memory import MemoryStore
 
@@ -59,7 +59,7 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider",
         default=env("PONDER_PROVIDER", "auto"),
-        choices=PROFILE_NAMES,
+        choices=PROVIDER_NAMES,
         help="provider profile (default auto: from the URL and model; env PONDER_PROVIDER)",
     )
 

@@ -10,7 +10,14 @@ from ponder.backends.ollama_native import OllamaNativeBackend
 from ponder.backends.profiles import PROFILE_NAMES, get_profile
 from ponder.backends.protocol import ChatBackend
 
-__all__ = ["ENV_API_KEY", "ENV_BASE_URL", "ENV_MODEL", "ENV_PROVIDER", "make_backend"]
+__all__ = [
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_MODEL",
+    "ENV_PROVIDER",
+    "PROVIDER_NAMES",
+    "make_backend",
+]
 
 ENV_BASE_URL = "PONDER_BASE_URL"
 ENV_MODEL = "PONDER_MODEL"
@@ -18,6 +25,8 @@ ENV_API_KEY = "PONDER_API_KEY"
 ENV_PROVIDER = "PONDER_PROVIDER"
 
 _NATIVE = "ollama-native"
+PROVIDER_NAMES: tuple[str, ...] = (*PROFILE_NAMES, _NATIVE)
+"""What ``make_backend(provider=…)`` accepts: the profiles and Ollama's native API."""
 
 
 def make_backend(
@@ -43,7 +52,7 @@ def make_backend(
     if provider == _NATIVE:
         return OllamaNativeBackend(base_url=base_url, model=model, api_key=api_key, **opts)
     if provider not in PROFILE_NAMES:
-        choices = ", ".join((*PROFILE_NAMES, _NATIVE))
+        choices = ", ".join(PROVIDER_NAMES)
         raise ValueError(f"unknown provider {provider!r}; choose one of: {choices}")
     profile = get_profile(provider, base_url=base_url, model=model)
     if base_url is None and profile.default_base_url is None:
@@ -51,6 +60,8 @@ def make_backend(
             "no model backend is configured: pass base_url= and model= (or a provider such "
             f"as 'deepseek'), or set {ENV_BASE_URL} and {ENV_MODEL}"
         )
+    if profile.needs_api_key and api_key is None:
+        raise ValueError(f"{profile.name} needs an API key: pass api_key= or set {ENV_API_KEY}")
     if model is None and profile.default_model is None:
         raise ValueError(
             f"no model is configured for {profile.name!r}: pass model= or set {ENV_MODEL}"

@@ -99,3 +99,10 @@ def test_auto_detection_uses_deepseek_api_model_ids(
     base_url: str, model: str, expected: str
 ) -> None:
     assert detect_profile(base_url, model).name == expected
+
+
+def test_a_hosted_provider_without_a_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="needs an API key"):
+        make_backend(provider="deepseek")
