@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from ponder.agents import FinalEvent, RunResult
-from ponder.agents.registry import AGENT_NAMES, RunnableAgent, build_agent
+from ponder.agents.registry import AGENT_NAMES, StreamingAgent, build_agent
 from ponder.backends import (
     AuthenticationError,
     BackendError,
@@ -189,7 +189,7 @@ def _build_agent(
     memory: MemoryStore,
     budgets: Budgets,
     schema: dict[str, Any] | None,
-) -> RunnableAgent:
+) -> StreamingAgent:
     options: dict[str, Any] = {
         "backend": backend,
         "memory": memory,
@@ -254,7 +254,7 @@ def _streams_answer(args: argparse.Namespace) -> bool:
     return not args.as_json and args.schema is None and args.agent == "react"
 
 
-async def _stream(agent: RunnableAgent, args: argparse.Namespace) -> RunResult:
+async def _stream(agent: StreamingAgent, args: argparse.Namespace) -> RunResult:
     out, err = sys.stdout, sys.stderr
     live_answer = _streams_answer(args)
     live_tools = err.isatty()
@@ -332,7 +332,7 @@ def _serve(args: argparse.Namespace) -> int:
     memory = _open_memory(args.memory)
     budgets = _budgets(args)
 
-    def factory(name: str) -> Callable[[], RunnableAgent]:
+    def factory(name: str) -> Callable[[], StreamingAgent]:
         return lambda: build_agent(name, backend=backend, memory=memory, budgets=budgets)
 
     tokens = [t for t in os.environ.get("PONDER_SERVER_TOKENS", "").split(",") if t.strip()]

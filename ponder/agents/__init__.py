@@ -1,6 +1,6 @@
 """Ready agents: the generic reason–act ``Agent`` and its results."""
 
-from ponder.agents.agent import DEFAULT_SYSTEM_PROMPT, Agent, AgentEvent, RunnableAgent
+from ponder.agents.agent import DEFAULT_SYSTEM_PROMPT, Agent, AgentEvent, StreamingAgent
 from ponder.agents.result import FinalEvent, RunResult
 
 __all__ = [
@@ -9,5 +9,5 @@ __all__ = [
     "AgentEvent",
     "FinalEvent",
     "RunResult",
-    "RunnableAgent",
+    "StreamingAgent",
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
@@ -23,7 +25,13 @@ from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
 from ponder.tools import ToolBox
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "Agent", "AgentEvent", "RunnableAgent"]
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "Agent",
+    "AgentEvent",
+    "StreamingAgent",
+    "save_turn",
+]
 
 AgentEvent = RunEvent | FinalEvent
 
@@ -35,21 +43,41 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-@runtime_checkable
-class RunnableAgent(Protocol):
-    """What every agent offers: :class:`Agent`, the math tutor, the debugger."""
+class SupportsAclose(Protocol):
+    async def aclose(self) -> None: ...
 
+
+class StreamingAgent(ABC):
+    """What every agent offers (:class:`Agent`, the math tutor, the debugger).
+
+    Subclasses define ``astream`` and ``aclose``; ``run``, ``arun`` and
+    ``async with`` come from here.
+    """
+
+    @abstractmethod
     def astream(
         self, question: str, *, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]: ...
 
-    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult: ...
-
+    @abstractmethod
     async def aclose(self) -> None: ...
 
+    def run(self, question: str, *, thread_id: str | None = None) -> RunResult:
+        """Synchronous :meth:`arun` (not for use inside a running event loop)."""
+        return asyncio.run(self.arun(question, thread_id=thread_id))
 
-class SupportsAclose(Protocol):
-    async def aclose(self) -> None: ...
+    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult:
+        """Run to the end and return the result."""
+        async for event in self.astream(question, thread_id=thread_id):
+            if isinstance(event, FinalEvent):
+                return event.result
+        raise RuntimeError("the run ended without a result")  # astream always ends with one
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 _PREVIEW_CHARS = 2_000
@@ -57,7 +85,7 @@ _DONE = object()
 _TIMED_OUT = object()
 
 
-class Agent:
+class Agent(StreamingAgent):
     """A reasoning-model agent.
 
     ``closing`` lists resources the agent owns and closes in :meth:`aclose`.
@@ -116,23 +144,6 @@ class Agent:
         while self._closing:
             await self._closing.pop().aclose()
 
-    async def __aenter__(self) -> Agent:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def run(self, question: str, *, thread_id: str | None = None) -> RunResult:
-        """Synchronous :meth:`arun` (not for use inside a running event loop)."""
-        return asyncio.run(self.arun(question, thread_id=thread_id))
-
-    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult:
-        """Run to the end and return the result."""
-        async for event in self.astream(question, thread_id=thread_id):
-            if isinstance(event, FinalEvent):
-                return event.result
-        raise RuntimeError("the run ended without a result")  # astream always ends with one
-
     async def astream(
         self, question: str, *, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]:
@@ -141,44 +152,69 @@ class Agent:
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
         """
-        if not question.strip():
-            raise ValueError("the question is empty")
+        question = self._checked_question(question)
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
-        messages = await self._opening_messages(question, thread_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(messages, thread_id, queue))
+        producer = asyncio.create_task(self._produce(question, thread_id, queue))
         reasoning: list[str] = []
-        final_state: ReactState = {}
+        final_state: dict[str, Any] = {}
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
+            while (item := await queue.get()) is not _DONE:
                 if item is _TIMED_OUT:
                     final_state = {**final_state, "outcome": "wall_time"}
-                    continue
-                if isinstance(item, BaseException):
+                elif isinstance(item, BaseException):
                     yield ErrorEvent(
                         step=final_state.get("steps", 0),
                         kind=type(item).__name__,
                         message=str(item),
                     )
                     raise item
-                if isinstance(item, dict):
-                    final_state = item  # type: ignore[assignment]
-                    continue
-                if isinstance(item, ReasoningEvent):
-                    reasoning.append(item.text)
-                yield item
+                elif isinstance(item, dict):
+                    final_state = item
+                else:
+                    if isinstance(item, ReasoningEvent):
+                        reasoning.append(item.text)
+                    yield item
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
-        result = self._result(final_state, thread_id, "".join(reasoning))
+        result = self._result(final_state, thread_id, "".join(reasoning))  # type: ignore[arg-type]
         if result.ok and self.memory is not None:
-            await self._save_turn(question, result, started_at)
+            await save_turn(self.memory, question, result, started_at)
         yield FinalEvent(result=result)
+
+    # ------------------------------------------------- hooks for subclasses
+
+    def _checked_question(self, question: str) -> str:
+        """The question to run; subclasses may allow an empty one."""
+        if not question.strip():
+            raise ValueError("the question is empty")
+        return question
+
+    async def _graph_chunks(self, question: str, thread_id: str) -> AsyncGenerator[Any, None]:
+        """The graph's ``custom`` events and state snapshots for one run.
+
+        Subclasses with another graph override this (and :meth:`_result`);
+        the queue, the wall-time budget, cancellation and saving stay here.
+        """
+        context = ReactContext(
+            backend=self.backend,
+            toolbox=self.toolbox,
+            budgets=self.budgets,
+            answer_format=self.answer_format,
+            **self._options,  # type: ignore[arg-type]
+        )
+        config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
+        if self._checkpointing:
+            config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
+        messages = await self._opening_messages(question, thread_id)
+        state: ReactState = {"messages": messages, "steps": 0, "tool_calls_made": 0}
+        async for _mode, chunk in self._graph.astream(
+            state, config, context=context, stream_mode=["custom", "values"]
+        ):
+            yield chunk
 
     # -------------------------------------------------------------- helpers
 
@@ -192,28 +228,14 @@ class Agent:
         messages.append(UserMessage(content=question))
         return messages
 
-    async def _produce(
-        self, messages: list[Message], thread_id: str, queue: asyncio.Queue[Any]
-    ) -> None:
-        context = ReactContext(
-            backend=self.backend,
-            toolbox=self.toolbox,
-            budgets=self.budgets,
-            answer_format=self.answer_format,
-            **self._options,  # type: ignore[arg-type]
-        )
-        config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
-        if self._checkpointing:
-            config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
-        state: ReactState = {"messages": messages, "steps": 0, "tool_calls_made": 0}
+    async def _produce(self, question: str, thread_id: str, queue: asyncio.Queue[Any]) -> None:
+        """Pump the graph's chunks into ``queue`` within the wall-time budget."""
         try:
-            async with asyncio.timeout(self.budgets.wall_time_s):
-                async for _mode, chunk in self._graph.astream(
-                    state,
-                    config,
-                    context=context,
-                    stream_mode=["custom", "values"],
-                ):
+            async with (
+                aclosing(self._graph_chunks(question, thread_id)) as chunks,
+                asyncio.timeout(self.budgets.wall_time_s),
+            ):
+                async for chunk in chunks:
                     await queue.put(chunk)
         except TimeoutError:
             await queue.put(_TIMED_OUT)
@@ -243,33 +265,39 @@ class Agent:
             reasoning=reasoning,
         )
 
-    async def _save_turn(self, question: str, result: RunResult, started_at: datetime) -> None:
-        assert self.memory is not None
-        summaries = [
-            ToolCallSummary(
-                name=record.name,
-                arguments=_preview(record.arguments),
-                ok=record.ok,
-                output_preview=strip_reasoning(record.output)[:_PREVIEW_CHARS],
-            )
-            for record in result.tool_calls
-        ]
-        usage = result.usage
-        await self.memory.add_turn(
-            result.thread_id,
-            question=question,
-            answer=strip_reasoning(result.answer_text or ""),
-            tool_calls=summaries,
-            model=result.model,
-            usage={
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "reasoning_tokens": usage.reasoning_tokens or 0,
-                "cached_tokens": usage.cached_tokens or 0,
-            },
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
+
+async def save_turn(
+    memory: MemoryStore, question: str, result: RunResult, started_at: datetime
+) -> None:
+    """Store one finished turn: the question, the final answer and a tool summary.
+
+    Reasoning is stripped from every text first (the store would refuse it).
+    """
+    summaries = [
+        ToolCallSummary(
+            name=record.name,
+            arguments=_preview(record.arguments),
+            ok=record.ok,
+            output_preview=strip_reasoning(record.output)[:_PREVIEW_CHARS],
         )
+        for record in result.tool_calls
+    ]
+    usage = result.usage
+    await memory.add_turn(
+        result.thread_id,
+        question=strip_reasoning(question),
+        answer=strip_reasoning(result.answer_text or ""),
+        tool_calls=summaries,
+        model=result.model,
+        usage={
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "reasoning_tokens": usage.reasoning_tokens or 0,
+            "cached_tokens": usage.cached_tokens or 0,
+        },
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+    )
 
 
 def _preview(arguments: Any) -> str:

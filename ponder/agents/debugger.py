@@ -17,14 +17,12 @@ Memory, when given, stores the question and the final answer text only.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ponder.agents.agent import Agent, AgentEvent
-from ponder.agents.result import FinalEvent, RunResult
+from ponder.agents.result import RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Usage
 from ponder.graphs.budgets import Budgets
@@ -38,13 +36,11 @@ from ponder.graphs.debug import (
     build_debug_graph,
 )
 from ponder.graphs.debug_sandbox import SandboxProject
-from ponder.graphs.events import ErrorEvent, ReasoningEvent
 from ponder.memory import MemoryStore
 
 __all__ = ["DebuggerAgent", "build_debugger_agent"]
 
 _DEFAULT_QUESTION = "The command fails. Find the root cause and fix it."
-_DONE = object()
 
 
 class DebuggerAgent(Agent):
@@ -87,93 +83,57 @@ class DebuggerAgent(Agent):
         self._extra_tools = list(tools)
         self._debug_graph = build_debug_graph()
 
-    async def astream(
+    def astream(
         self, question: str = "", *, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """Stream the diagnosis's events; the last one is a :class:`FinalEvent`.
 
         ``question`` is an optional note from the user (what they saw or suspect).
         """
-        question = question.strip() or _DEFAULT_QUESTION
-        thread_id = thread_id or uuid.uuid4().hex
-        started_at = datetime.now(UTC)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce_debug(question, queue))
-        reasoning: list[str] = []
-        final: DebugState = {}
-        timed_out = False
-        try:
-            while (item := await queue.get()) is not _DONE:
-                if isinstance(item, TimeoutError):
-                    timed_out = True
-                elif isinstance(item, BaseException):
-                    yield ErrorEvent(
-                        step=final.get("steps", 0), kind=type(item).__name__, message=str(item)
-                    )
-                    raise item
-                elif isinstance(item, dict):
-                    final = item  # type: ignore[assignment]
-                else:
-                    if isinstance(item, ReasoningEvent):
-                        reasoning.append(item.text)
-                    yield item
-        finally:
-            if not producer.done():
-                producer.cancel()
-                await asyncio.gather(producer, return_exceptions=True)
-        result = self._debug_result(final, thread_id, "".join(reasoning), timed_out=timed_out)
-        if result.ok and self.memory is not None:
-            await self._save_turn(question, result, started_at)
-        yield FinalEvent(result=result)
+        return super().astream(question, thread_id=thread_id)
 
-    async def _produce_debug(self, question: str, queue: asyncio.Queue[Any]) -> None:
-        project: SandboxProject | None = None
-        try:
-            async with asyncio.timeout(self.budgets.wall_time_s):
-                project = await asyncio.to_thread(SandboxProject, self.project)
-                context = DebugContext(
-                    backend=self.backend,
-                    project=project,
-                    command=self.command,
-                    budgets=self.budgets,
-                    max_attempts=self.max_attempts,
-                    command_timeout_s=self.command_timeout_s,
-                    apply_to=self.project if self.apply else None,
-                    tools=self._extra_tools,
-                    temperature=self._options["temperature"],  # type: ignore[arg-type]
-                    top_p=self._options["top_p"],  # type: ignore[arg-type]
-                )
-                limit = self.max_attempts * (4 * self.budgets.max_steps + 20) + 10
-                async for _mode, chunk in self._debug_graph.astream(
-                    {"question": question, "attempts": [], "steps": 0},
-                    {"recursion_limit": limit},
-                    context=context,
-                    stream_mode=["custom", "values"],
-                ):
-                    await queue.put(chunk)
-        except TimeoutError as exc:
-            await queue.put(exc)
-        except Exception as exc:  # handed to the consumer, which re-raises it
-            await queue.put(exc)
-        finally:
-            if project is not None:
-                await project.aclose()
-        await queue.put(_DONE)
+    def _checked_question(self, question: str) -> str:
+        return question.strip() or _DEFAULT_QUESTION
 
-    def _debug_result(
-        self, state: DebugState, thread_id: str, reasoning: str, *, timed_out: bool
-    ) -> RunResult:
-        report: DebugReport | None = state.get("report")
-        outcome = "wall_time" if timed_out or report is None else state.get("outcome")
+    async def _graph_chunks(self, question: str, thread_id: str) -> AsyncGenerator[Any, None]:
+        project = await asyncio.to_thread(SandboxProject, self.project)
+        try:
+            context = DebugContext(
+                backend=self.backend,
+                project=project,
+                command=self.command,
+                budgets=self.budgets,
+                max_attempts=self.max_attempts,
+                command_timeout_s=self.command_timeout_s,
+                apply_to=self.project if self.apply else None,
+                tools=self._extra_tools,
+                temperature=self._options["temperature"],  # type: ignore[arg-type]
+                top_p=self._options["top_p"],  # type: ignore[arg-type]
+            )
+            limit = self.max_attempts * (4 * self.budgets.max_steps + 20) + 10
+            async for _mode, chunk in self._debug_graph.astream(
+                {"question": question, "attempts": [], "steps": 0},
+                {"recursion_limit": limit},
+                context=context,
+                stream_mode=["custom", "values"],
+            ):
+                yield chunk
+        finally:
+            await project.aclose()
+
+    def _result(self, state: Any, thread_id: str, reasoning: str) -> RunResult:
+        debug_state = cast(DebugState, state)
+        report: DebugReport | None = debug_state.get("report")
+        outcome = "wall_time" if report is None else debug_state.get("outcome")
         return RunResult(
             answer=report,
             answer_text=report.to_text() if report is not None else None,
             thread_id=thread_id,
             outcome=outcome or "max_steps",
-            tool_calls=list(state.get("tool_records", [])),
-            usage=state.get("usage", Usage()),
-            steps=state.get("steps", 0),
-            thinking_skipped=state.get("thinking_skipped", False),
+            tool_calls=list(debug_state.get("tool_records", [])),
+            usage=debug_state.get("usage", Usage()),
+            steps=debug_state.get("steps", 0),
+            thinking_skipped=debug_state.get("thinking_skipped", False),
             model=self.backend.model,
             reasoning=reasoning,
         )

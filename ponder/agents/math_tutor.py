@@ -20,7 +20,6 @@ Memory stores each completed turn's final text only (``answer_text``).
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -30,7 +29,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents._work import parse_work
-from ponder.agents.agent import Agent, AgentEvent, SupportsAclose
+from ponder.agents.agent import Agent, AgentEvent, StreamingAgent, SupportsAclose, save_turn
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Usage
@@ -38,7 +37,7 @@ from ponder.graphs.budgets import Budgets
 from ponder.graphs.events import ErrorEvent, RetryEvent, ToolCallEvent, ToolResultEvent, UsageEvent
 from ponder.graphs.react import ReactState, ToolRecord
 from ponder.graphs.verify import ClaimCheck, VerifyState, build_verify_graph
-from ponder.memory import MemoryStore, ToolCallSummary
+from ponder.memory import MemoryStore
 from ponder.tools.proof import DerivationClaim, check_proof, check_proof_tool
 
 __all__ = [
@@ -164,7 +163,7 @@ class _VerifyingAgent(Agent):
         return base.model_copy(update={"answer": solution})
 
 
-class MathTutor:
+class MathTutor(StreamingAgent):
     """A math tutor with the :class:`Agent` interface (``arun``, ``run``, ``astream``).
 
     ``tools`` default to ``check_proof`` alone; pass more (e.g. ``run_python``)
@@ -225,23 +224,6 @@ class MathTutor:
         while self._closing:
             await self._closing.pop().aclose()
 
-    async def __aenter__(self) -> MathTutor:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def run(self, question: str, *, thread_id: str | None = None) -> RunResult:
-        """Synchronous :meth:`arun` (not for use inside a running event loop)."""
-        return asyncio.run(self.arun(question, thread_id=thread_id))
-
-    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult:
-        """Run to the end and return the result."""
-        async for event in self.astream(question, thread_id=thread_id):
-            if isinstance(event, FinalEvent):
-                return event.result
-        raise RuntimeError("the run ended without a result")
-
     async def astream(
         self, question: str, *, thread_id: str | None = None
     ) -> AsyncIterator[AgentEvent]:
@@ -263,7 +245,7 @@ class MathTutor:
                 yield event
         assert result is not None
         if result.ok and self.memory is not None:
-            await _save_turn(self.memory, question, result, started_at)
+            await save_turn(self.memory, question, result, started_at)
         yield FinalEvent(result=result)
 
     # ----------------------------------------------------------------- hints
@@ -455,35 +437,6 @@ def _combine(base: RunResult, runs: list[RunResult], *, answer: Any, text: str |
             "steps": base.steps + sum(run.steps for run in runs),
             "reasoning": "",
         }
-    )
-
-
-async def _save_turn(
-    memory: MemoryStore, question: str, result: RunResult, started_at: datetime
-) -> None:
-    summaries = [
-        ToolCallSummary(
-            name=record.name,
-            arguments=json.dumps(record.arguments, default=str)[:2_000],
-            ok=record.ok,
-            output_preview=record.output[:2_000],
-        )
-        for record in result.tool_calls
-    ]
-    await memory.add_turn(
-        result.thread_id,
-        question=question,
-        answer=result.answer_text or "",
-        tool_calls=summaries,
-        model=result.model,
-        usage={
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "reasoning_tokens": result.usage.reasoning_tokens or 0,
-            "cached_tokens": result.usage.cached_tokens or 0,
-        },
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
     )
 
 

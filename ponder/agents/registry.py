@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ponder.agents.agent import Agent, RunnableAgent
+from ponder.agents.agent import Agent, StreamingAgent
 from ponder.backends.protocol import ChatBackend
 from ponder.graphs.budgets import Budgets
 from ponder.memory import MemoryStore
 
-__all__ = ["AGENT_MODES", "AGENT_NAMES", "RunnableAgent", "build_agent", "build_react_agent"]
+__all__ = ["AGENT_MODES", "AGENT_NAMES", "StreamingAgent", "build_agent", "build_react_agent"]
 
 
 def build_react_agent(
@@ -44,7 +44,7 @@ def build_react_agent(
     )
 
 
-def _math_tutor(*, mode: str | None = None, **options: Any) -> RunnableAgent:
+def _math_tutor(*, mode: str | None = None, **options: Any) -> StreamingAgent:
     from ponder.agents.math_tutor import build_math_tutor_agent
 
     return build_math_tutor_agent(mode=mode or "solve", **options)  # type: ignore[arg-type]
@@ -58,7 +58,7 @@ def _debugger(
     apply: bool = False,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
     **options: Any,
-) -> RunnableAgent:
+) -> StreamingAgent:
     from ponder.agents.debugger import build_debugger_agent
 
     if response_schema is not None:
@@ -72,11 +72,11 @@ def _debugger(
     )
 
 
-def _react(**options: Any) -> RunnableAgent:
+def _react(**options: Any) -> StreamingAgent:
     return build_react_agent(**options)
 
 
-_AGENTS: dict[str, Callable[..., RunnableAgent]] = {
+_AGENTS: dict[str, Callable[..., StreamingAgent]] = {
     "react": _react,
     "math-tutor": _math_tutor,
     "debugger": _debugger,
@@ -89,7 +89,7 @@ AGENT_MODES: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_agent(name: str, **options: Any) -> RunnableAgent:
+def build_agent(name: str, **options: Any) -> StreamingAgent:
     """The agent called ``name``, built with ``options``.
 
     Raises ``ValueError`` for an unknown name, mode or option combination.

@@ -12,7 +12,7 @@ from typing import TypeVar, cast
 
 from starlette.types import Receive
 
-from ponder.agents import FinalEvent, RunnableAgent, RunResult
+from ponder.agents import FinalEvent, RunResult, StreamingAgent
 from ponder.agents.agent import AgentEvent
 from ponder.backends.errors import BackendError
 from ponder.memory import MemoryStore
@@ -27,7 +27,7 @@ __all__ = [
     "until_disconnected",
 ]
 
-AgentSource = RunnableAgent | Callable[[], RunnableAgent]
+AgentSource = StreamingAgent | Callable[[], StreamingAgent]
 _T = TypeVar("_T")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 logger = logging.getLogger("ponder.server")
@@ -70,10 +70,10 @@ class RunManager:
                     f"agent name {name!r} must be 1-64 characters of letters, digits and ._:- "
                     "starting with a letter or digit"
                 )
-            if not isinstance(source, RunnableAgent) and not callable(source):
+            if not isinstance(source, StreamingAgent) and not callable(source):
                 raise TypeError(f"agent {name!r} must be an Agent or a callable returning one")
             own = getattr(source, "memory", None)
-            if isinstance(source, RunnableAgent) and memory is not None and own is not memory:
+            if isinstance(source, StreamingAgent) and memory is not None and own is not memory:
                 raise ValueError(
                     f"agent {name!r} saves to a different MemoryStore than the server reads; "
                     "give the server the store its agents use"
@@ -152,13 +152,13 @@ class RunManager:
             await asyncio.wait(tasks, timeout=timeout_s)
 
     @asynccontextmanager
-    async def _agent(self, name: str) -> AsyncIterator[RunnableAgent]:
+    async def _agent(self, name: str) -> AsyncIterator[StreamingAgent]:
         source = self._agents[name]
-        if isinstance(source, RunnableAgent):
+        if isinstance(source, StreamingAgent):
             yield source
             return
         agent = source()
-        if not isinstance(agent, RunnableAgent):
+        if not isinstance(agent, StreamingAgent):
             raise TypeError(f"the factory of agent {name!r} returned {type(agent).__name__}")
         try:
             yield agent
@@ -167,7 +167,7 @@ class RunManager:
 
 
 def _run(
-    agent: RunnableAgent, question: str, claim: ThreadClaim
+    agent: StreamingAgent, question: str, claim: ThreadClaim
 ) -> AsyncGenerator[AgentEvent, None]:
     return cast(
         AsyncGenerator[AgentEvent, None], agent.astream(question, thread_id=claim.thread_id)
