@@ -171,6 +171,7 @@ async def test_failed_run_leaves_index_as_it_was(
     index.index_folder(docs)
     (docs / "notes/astronomy.txt").write_text("Pluto was reclassified.\n", encoding="utf-8")
     (docs / "zzz.md").write_text("# Last\n", encoding="utf-8")
+
     def failing(text: str, kind: DocKind, *, name: str) -> list[Chunk]:
         if name == "zzz.md":
             raise RuntimeError("disk on fire")
