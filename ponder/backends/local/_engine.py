@@ -1,0 +1,194 @@
+"""What the in-process engines share: a worker thread, a stop flag, one parser chain.
+
+An engine supplies a blocking :data:`Work` function that generates text
+pieces through ``emit`` and checks ``stop`` once per token. :func:`stream_work`
+runs it on its own thread (never on the event loop), turns each piece into
+stream events with the HTTP path's :class:`~ponder.backends.wire.ResponseAssembler`
+(think splitter, then R1 raw tool-call parser) and ends with one
+:class:`~ponder.backends.types.Completed`. Closing or cancelling the stream
+sets ``stop`` and waits for the thread to notice, so no generation outlives
+its consumer by more than one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from ponder.backends.errors import BackendError, ReasoningBudgetExhausted
+from ponder.backends.profiles import ProviderProfile
+from ponder.backends.types import Completed, Completion, StreamEvent, Usage
+from ponder.backends.wire import Delta, ResponseAssembler
+
+__all__ = [
+    "Emit",
+    "GenerationStats",
+    "StopMatcher",
+    "Work",
+    "collect",
+    "local_profile",
+    "stream_work",
+]
+
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """How a generation ended, and its token counts."""
+
+    finish_reason: Literal["stop", "length"]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+Work = Callable[[Emit, threading.Event], GenerationStats]
+"""Blocking generation: emit text pieces, return stats; stop soon after the event is set."""
+
+
+def local_profile(name: str) -> ProviderProfile:
+    """The profile of an in-process engine: raw model text, parsed by ponder."""
+    return ProviderProfile(
+        name=name,
+        reasoning_fields=(),
+        inline_think=True,
+        raw_tool_tokens=True,
+        replay="never",
+        stream_usage=False,
+    )
+
+
+class StopMatcher:
+    """Cut generated text at the first stop string, holding back possible partial matches."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = tuple(s for s in stops if s)
+        self._held = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        """The text that is safe to emit now; sets :attr:`stopped` at a stop string."""
+        if not self._stops:
+            return text
+        buf = self._held + text
+        cut = min((i for i in (buf.find(s) for s in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self._held, self.stopped = "", True
+            return buf[:cut]
+        keep = max((_overlap(buf, s) for s in self._stops), default=0)
+        self._held = buf[len(buf) - keep :] if keep else ""
+        return buf[: len(buf) - keep]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+def _overlap(buf: str, stop: str) -> int:
+    """Length of the longest suffix of ``buf`` that is a proper prefix of ``stop``."""
+    for size in range(min(len(buf), len(stop) - 1), 0, -1):
+        if stop.startswith(buf[-size:]):
+            return size
+    return 0
+
+
+@dataclass(frozen=True)
+class _Done:
+    stats: GenerationStats
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+async def stream_work(
+    work: Work, *, profile: ProviderProfile, starts_in_thought: bool, model: str
+) -> AsyncIterator[StreamEvent]:
+    """Run ``work`` on a thread and yield its output as stream events, then ``Completed``."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | _Done | _Failed] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: str | _Done | _Failed) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            stop.set()
+
+    def run() -> None:
+        try:
+            put(_Done(work(put, stop)))
+        except BaseException as exc:
+            put(_Failed(exc))
+
+    assembler = ResponseAssembler(profile, starts_in_thought=starts_in_thought, model=model)
+    thread = threading.Thread(target=run, name=f"ponder-{profile.name}", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, str):
+                for event in assembler.add(Delta(content=item)):
+                    yield event
+                continue
+            finished = True
+            if isinstance(item, _Failed):
+                raise _as_backend_error(item.error, profile.name)
+            stats = item.stats
+            usage = Usage(
+                prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
+            )
+            for event in assembler.add(Delta(finish_reason=stats.finish_reason, usage=usage)):
+                yield event
+            break
+        for event in assembler.finish():
+            yield event
+        completion = assembler.completion()
+        _check_budget(completion)
+        yield Completed(completion=completion)
+    finally:
+        if not finished:
+            stop.set()
+            while not isinstance(await queue.get(), _Done | _Failed):
+                pass
+
+
+async def collect(events: AsyncIterator[StreamEvent]) -> Completion:
+    """The :class:`Completion` that ends a stream (closing the stream either way)."""
+    completion: Completion | None = None
+    try:
+        async for event in events:
+            if isinstance(event, Completed):
+                completion = event.completion
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if completion is None:
+        raise BackendError("the local engine ended without a completion")
+    return completion
+
+
+def _as_backend_error(error: BaseException, engine: str) -> BaseException:
+    if isinstance(error, BackendError | KeyboardInterrupt | SystemExit):
+        return error
+    return BackendError(f"the {engine} engine failed: {type(error).__name__}: {error}")
+
+
+def _check_budget(completion: Completion) -> None:
+    if (
+        completion.finish_reason == "length"
+        and completion.reasoning.strip()
+        and not completion.content.strip()
+        and not completion.tool_calls
+    ):
+        raise ReasoningBudgetExhausted(
+            "the model used its whole max_tokens budget on reasoning and gave no answer; "
+            "raise max_tokens",
+            reasoning_chars=len(completion.reasoning),
+        )
