@@ -22,16 +22,14 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from ponder.agents import FinalEvent, RunResult
-from ponder.agents.agent import StreamingAgent
+from ponder.agents import FinalEvent, RunResult, StreamingAgent
 from ponder.backends import BackendError, ChatBackend, ConnectionFailedError, make_backend
 from ponder.graphs import (
     AnswerDelta,
@@ -102,9 +100,9 @@ async def chat_main(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
         try:
-            session = _Session(console, agent, memory, thread_id, backend)
-            session.stream_answer = args.agent == "react"
-            await session.run()
+            # other agents answer their inner steps in JSON: show only their final answer
+            stream_answer = args.agent == "react"
+            await _Session(console, agent, memory, thread_id, backend, stream_answer).run()
         finally:
             await agent.aclose()
     finally:
@@ -142,12 +140,6 @@ def _open_backend(args: argparse.Namespace) -> ChatBackend | None:
 # --------------------------------------------------------------- session
 
 
-class _ChatAgent(Protocol):
-    """What the session needs of an agent (every agent in the registry offers it)."""
-
-    def astream(self, question: str, *, thread_id: str | None = None) -> AsyncIterator[Any]: ...
-
-
 class _Session:
     """The prompt loop: questions go to the agent, slash commands are handled here."""
 
@@ -158,12 +150,12 @@ class _Session:
         memory: MemoryStore,
         thread_id: str,
         backend: ChatBackend,
+        stream_answer: bool,
     ) -> None:
         self._console = console
         self._agent = agent
         self._backend = backend
-        self.stream_answer = True
-        """Stream answer text as it comes; off for agents whose inner steps answer in JSON."""
+        self._stream_answer = stream_answer
         self._memory = memory
         self._thread_id = thread_id
         self._lines = _LineReader(sys.stdin.fileno())
@@ -260,7 +252,7 @@ class _Session:
             )
 
     async def _ask(self, question: str) -> None:
-        view = _TurnView(self._console, stream_answer=self.stream_answer)
+        view = _TurnView(self._console, stream_answer=self._stream_answer)
         self._turn = turn = asyncio.create_task(self._stream(question, view))
         try:
             await asyncio.wait({turn})
