@@ -113,7 +113,10 @@ def test_a_prefill_continues_instead_of_opening_again(r1: ChatTemplate) -> None:
     assert rendered.text.endswith("<｜Assistant｜><think>\nSo")
     assert rendered.starts_in_thought
     closed = r1.render(
-        ask(UserMessage(content="hi"), AssistantMessage(content="<think>\n</think>\n\n", prefix=True))
+        ask(
+            UserMessage(content="hi"),
+            AssistantMessage(content="<think>\n</think>\n\n", prefix=True),
+        )
     )
     assert not closed.starts_in_thought
 

@@ -318,10 +318,12 @@ class _Run:
         llm = self._llm
         tokens = self._tokenize(text, bos=True)
         prompt_tokens = len(tokens)
-        room = llm.n_ctx() - prompt_tokens
+        # llama.cpp may round the context up; the token buffer keeps the size asked for.
+        n_ctx = min(llm.n_ctx(), len(llm.input_ids))
+        room = n_ctx - prompt_tokens
         if room <= 0:
             raise ContextLengthError(
-                f"the prompt has {prompt_tokens} tokens; the context holds {llm.n_ctx()}"
+                f"the prompt has {prompt_tokens} tokens; the context holds {n_ctx}"
             )
         budget = min(self._request.max_tokens or room, room)
         if self._request.seed is not None:
