@@ -74,7 +74,12 @@ def add_memory_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ponder", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ponder",
+        description="Agents for reasoning models of the DeepSeek-R1 class.",
+        epilog="Exit codes: 0 answered; 1 no valid answer; 2 bad usage or configuration; "
+        "3 backend unreachable; 4 authentication failed; 5 other backend error.",
+    )
     commands = parser.add_subparsers(dest="subcommand", required=True)
 
     run = commands.add_parser("run", help="ask one question and print the answer")
@@ -107,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
+
+    from ponder.chat import add_chat_arguments
+
+    chat = commands.add_parser("chat", help="an interactive session on one thread")
+    add_chat_arguments(chat)
 
     serve = commands.add_parser("serve", help="serve agents over HTTP (needs ponder[server])")
     serve.add_argument("--host", default="127.0.0.1")
@@ -141,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     try:
         if args.subcommand == "run":
             code = asyncio.run(_run(args))
+        elif args.subcommand == "chat":
+            from ponder.chat import chat_main
+
+            code = asyncio.run(chat_main(args))
         elif args.subcommand == "serve":
             code = _serve(args)
         else:

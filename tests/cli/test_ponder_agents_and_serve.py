@@ -142,3 +142,10 @@ def test_serve_answers_openai_clients_and_stops_on_sigint(env: dict[str, str]) -
             _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert "tok-1" not in stderr and "hidden" not in stderr
+
+
+@pytest.mark.parametrize("command", ["run", "chat", "serve", "index"])
+def test_every_subcommand_has_help(env: dict[str, str], command: str) -> None:
+    done = ponder(command, "--help", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"usage: ponder {command}" in done.stdout
