@@ -8,10 +8,10 @@ backend and memory are opened once and closed when the app stops.
 Run (any OpenAI-compatible R1-class endpoint; PONDER_* as for ``ponder run``):
 
     pip install 'ponder[server]'
-    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=... PONDER_SERVER_KEY=choose-a-token python examples/web_backend.py
 
-Then:
+(``PORT`` picks another port than 8000.) Then:
 
     curl -H "Authorization: Bearer $PONDER_SERVER_KEY" -H 'Content-Type: application/json' \\
          -d '{"question": "Is 2^61-1 prime?"}' http://127.0.0.1:8000/ponder/agents/math/runs
@@ -57,4 +57,4 @@ async def index() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    serve("127.0.0.1", 8000, app)
+    serve("127.0.0.1", int(os.environ.get("PORT", "8000")), app)

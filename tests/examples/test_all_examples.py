@@ -41,9 +41,8 @@ class Prints:
 
 @dataclass(frozen=True)
 class Serves:
-    """A script that serves HTTP on ``port`` until SIGINT; ``post`` must answer ``contains``."""
+    """A script that serves HTTP on env ``PORT`` until SIGINT; ``post`` must answer ``contains``."""
 
-    port: int
     ready_path: str
     post_path: str
     question: str
@@ -100,7 +99,6 @@ EXPECTED: dict[str, Prints | Serves] = {
         )
     ),
     "web_backend.py": Serves(
-        port=8000,
         ready_path="/",
         post_path="/ponder/agents/math/runs",
         question="Is 2^61-1 prime?",
@@ -152,8 +150,7 @@ def test_example_runs_against_the_fake_model(script: str, env: dict[str, str]) -
 
 
 def _check_served(script: str, expected: Serves, env: dict[str, str]) -> None:
-    if not _port_free(expected.port):
-        pytest.skip(f"port {expected.port}, which examples/{script} listens on, is in use")
+    port = _free_port()
     token = "example-test-token"
     with FakeModelServer([Turn(reasoning="Lucas–Lehmer.", content=expected.answer)]) as model:
         env = {
@@ -162,6 +159,7 @@ def _check_served(script: str, expected: Serves, env: dict[str, str]) -> None:
             "PONDER_MODEL": "fake-r1",
             "PONDER_API_KEY": "sk-fake",
             "PONDER_SERVER_KEY": token,
+            "PORT": str(port),
         }
         server = subprocess.Popen(
             [sys.executable, script],
@@ -172,7 +170,7 @@ def _check_served(script: str, expected: Serves, env: dict[str, str]) -> None:
             text=True,
         )
         try:
-            base = f"http://127.0.0.1:{expected.port}"
+            base = f"http://127.0.0.1:{port}"
             _wait_until_serving(server, base + expected.ready_path)
             reply = httpx.post(
                 base + expected.post_path,
@@ -194,9 +192,10 @@ def _check_served(script: str, expected: Serves, env: dict[str, str]) -> None:
     assert server.returncode == 0, log
 
 
-def _port_free(port: int) -> bool:
+def _free_port() -> int:
     with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _wait_until_serving(server: subprocess.Popen[str], url: str) -> None:
