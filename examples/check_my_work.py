@@ -7,7 +7,7 @@ given the checker's counterexample.
 
 Run against a real server (any OpenAI-compatible R1-class endpoint)::
 
-    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=sk-... python examples/check_my_work.py [path/to/work.txt]
 
 or offline against a scripted fake model: ``python examples/check_my_work.py --fake``

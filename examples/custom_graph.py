@@ -10,7 +10,7 @@ channel, and reasoning never enters the graph's state.
 
 Run against a real server (any OpenAI-compatible R1-class endpoint)::
 
-    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=sk-... python examples/custom_graph.py ["your question"]
 
 or offline against a scripted fake model: ``python examples/custom_graph.py --fake``

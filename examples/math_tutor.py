@@ -7,7 +7,7 @@ graded hints instead of the solution (no hint but the last reveals the answer).
 
 Run against a real server (any OpenAI-compatible R1-class endpoint)::
 
-    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=sk-... python examples/math_tutor.py [--mode hints] ["your problem"]
 
 or offline against a scripted fake model: ``python examples/math_tutor.py --fake``

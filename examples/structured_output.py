@@ -9,7 +9,7 @@ alongside and is never part of the answer.
 
 Run against a real server (any OpenAI-compatible R1-class endpoint)::
 
-    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-reasoner \\
+    PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=sk-... python examples/structured_output.py ["a bug report"]
 
 or offline against a scripted fake model: ``python examples/structured_output.py --fake``
