@@ -114,11 +114,11 @@ async def diagnose(
     base_url: str | None = None,
     model: str | None = None,
     api_key: str | None = None,
-    timeout: float = 120.0,
+    request_timeout_s: float = 120.0,
 ) -> DoctorReport:
     """Run the probes; raises :class:`ValueError` for a configuration ponder cannot use."""
     recorder = _Recorder()
-    async with httpx.AsyncClient(transport=recorder, timeout=timeout) as client:
+    async with httpx.AsyncClient(transport=recorder, timeout=request_timeout_s) as client:
         backend = make_backend(
             provider, base_url, model, api_key, http_client=client, max_retries=0
         )
