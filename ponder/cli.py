@@ -38,7 +38,8 @@ EXIT_INTERRUPTED = 130
 NO_BACKEND_HINT = (
     "no model backend configured: set PONDER_BASE_URL and PONDER_MODEL for a local server "
     "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama), "
-    "or PONDER_API_KEY with --provider deepseek for DeepSeek's hosted API"
+    "or PONDER_API_KEY with --provider deepseek for DeepSeek's hosted API, "
+    "or pip install 'ponder[local]' and set PONDER_LOCAL_MODEL to a GGUF file"
 )
 
 
@@ -139,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--timeout", type=float, default=None, help="wall-time budget per run")
 
+    doctor = commands.add_parser(
+        "doctor", help="probe the configured backend and print what it supports"
+    )
+    add_backend_options(doctor)
+
     index = commands.add_parser("index", help="index a folder for the local search tool")
     index.add_argument("folder", type=Path)
     index.add_argument("--db", default=None, help="index file (default: the user data dir)")
@@ -157,6 +163,15 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             code = asyncio.run(chat_main(args))
         elif args.subcommand == "serve":
             code = _serve(args)
+        elif args.subcommand == "doctor":
+            from ponder.doctor import doctor_main
+
+            code = doctor_main(
+                provider=args.provider,
+                base_url=args.base_url,
+                model=args.model,
+                api_key=args.api_key or os.environ.get("PONDER_API_KEY"),
+            )
         else:
             code = _index(args)
     except CliError as exc:
@@ -172,16 +187,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
     schema = _load_schema(args.schema) if args.schema else None
     budgets = _budgets(args)
-    try:
-        backend = make_backend(
-            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
-        )
-    except ValueError as exc:
-        message = NO_BACKEND_HINT if not (args.base_url or api_key) else str(exc)
-        raise CliError(message, EXIT_USAGE) from None
+    backend = _make_backend(args)
     memory = _open_memory(args.memory)
     try:
         agent = _build_agent(args, backend, memory, budgets, schema)
@@ -195,6 +203,31 @@ async def _run(args: argparse.Namespace) -> int:
         await backend.aclose()
         await memory.aclose()
     return _report(result, args)
+
+
+def _make_backend(args: argparse.Namespace) -> ChatBackend:
+    """The configured backend; with none configured, the in-process local model.
+
+    The local model needs the ``[local]`` extra; it is ``PONDER_LOCAL_MODEL``
+    or the default R1 distill, downloaded on first use.
+    """
+    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
+    try:
+        return make_backend(
+            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
+        )
+    except ValueError as exc:
+        if args.base_url or api_key or args.provider != "auto":
+            raise CliError(str(exc), EXIT_USAGE) from None
+    from ponder.backends.local import LocalModelError, default_local_backend
+
+    try:
+        backend = default_local_backend()
+    except LocalModelError:
+        raise CliError(NO_BACKEND_HINT, EXIT_USAGE) from None
+    if sys.stderr.isatty():
+        print("ponder: no backend configured; using the in-process local model", file=sys.stderr)
+    return backend
 
 
 def _build_agent(
@@ -316,6 +349,10 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
 
 
 def _backend_failure(exc: BackendError, base_url: str | None) -> CliError:
+    from ponder.backends.local import LocalModelError
+
+    if isinstance(exc, LocalModelError):
+        return CliError(f"{NO_BACKEND_HINT} (the local model is unavailable: {exc})", EXIT_USAGE)
     if isinstance(exc, ConnectionFailedError):
         return CliError(f"cannot reach the model backend at {base_url}: {exc}", EXIT_UNREACHABLE)
     if isinstance(exc, AuthenticationError):
@@ -334,15 +371,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(
             "ponder serve needs the server extra: pip install 'ponder[server]'", EXIT_USAGE
         ) from None
-    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
-    try:
-        backend = make_backend(
-            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
-        )
-    except ValueError as exc:
-        raise CliError(
-            NO_BACKEND_HINT if not (args.base_url or api_key) else str(exc), EXIT_USAGE
-        ) from None
+    backend = _make_backend(args)
     memory = _open_memory(args.memory)
     budgets = _budgets(args)
 

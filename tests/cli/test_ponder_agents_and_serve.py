@@ -144,8 +144,24 @@ def test_serve_answers_openai_clients_and_stops_on_sigint(env: dict[str, str]) -
     assert "tok-1" not in stderr and "hidden" not in stderr
 
 
-@pytest.mark.parametrize("command", ["run", "chat", "serve", "index"])
+@pytest.mark.parametrize("command", ["run", "chat", "serve", "doctor", "index"])
 def test_every_subcommand_has_help(env: dict[str, str], command: str) -> None:
     done = ponder(command, "--help", env=env)
     assert done.returncode == 0, done.stderr
     assert f"usage: ponder {command}" in done.stdout
+
+
+def test_doctor_prints_the_capability_table(env: dict[str, str]) -> None:
+    script = [Turn(reasoning="probe", content='{"ok": true}')] * 12
+    with FakeModelServer(script, shape="vllm") as srv:
+        done = ponder("doctor", "--base-url", srv.base_url, "--model", "r1", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reasoning" in done.stdout.lower() and "openai-compatible" in done.stdout
+    assert "usable" in done.stdout
+
+
+def test_doctor_reports_an_unreachable_backend(env: dict[str, str]) -> None:
+    done = ponder(
+        "doctor", "--base-url", f"http://127.0.0.1:{_free_port()}/v1", "--model", "r1", env=env
+    )
+    assert done.returncode == 3
