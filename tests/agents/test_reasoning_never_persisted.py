@@ -122,7 +122,7 @@ def _pg_url() -> str:
         return url
     if os.environ.get("CI"):
         pytest.fail("CI is set but PONDER_TEST_POSTGRES_URL is not")
-    pytest.skip("PONDER_TEST_POSTGRES_URL is not set; no PostgreSQL server to test against")
+    pytest.skip(reason="PONDER_TEST_POSTGRES_URL is not set; no PostgreSQL server to test against")
 
 
 @asynccontextmanager

@@ -134,7 +134,7 @@ def test_example_runs_against_the_fake_model(script: str, env: dict[str, str]) -
         _check_served(script, expected, env)
         return
     if expected.needs_bwrap and shutil.which("bwrap") is None:
-        pytest.skip(f"examples/{script} needs bubblewrap (bwrap), which is not installed")
+        pytest.skip(reason=f"examples/{script} needs bubblewrap (bwrap), which is not installed")
     done = subprocess.run(
         [sys.executable, script, *expected.args],
         cwd=EXAMPLES,

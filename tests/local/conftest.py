@@ -22,7 +22,7 @@ def missing(what: str, how: str) -> None:
     message = f"{what} is not installed ({how})"
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {message}: the local-engine tests must run in CI")
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def require_llama_cpp() -> None:

@@ -28,7 +28,7 @@ def pg_url() -> str:
         return url
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {PG_ENV} is not: the PostgreSQL tests must run in CI")
-    pytest.skip(f"{PG_ENV} is not set; no PostgreSQL server to test against")
+    pytest.skip(reason=f"{PG_ENV} is not set; no PostgreSQL server to test against")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
