@@ -18,6 +18,7 @@ import json
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -29,16 +30,27 @@ MODEL = "fake-r1"
 API_KEY = "sk-bench-not-a-real-key"
 
 RunOnce = Callable[[], Awaitable[str]]
-Setup = Callable[[str, int], Awaitable[tuple[RunOnce, Callable[[], Awaitable[None]]]]]
+Close = Callable[[], Awaitable[None]]
+Setup = Callable[[str, int], Awaitable[tuple[RunOnce, Close]]]
 
 
 def _tool_result(arguments: str) -> str:
     return str(add(**json.loads(arguments)))
 
 
-async def _raw_httpx(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], Awaitable[None]]]:
-    """The floor: a hand-written streaming tool loop on httpx."""
-    client = httpx.AsyncClient(base_url=base_url, headers={"authorization": f"Bearer {API_KEY}"})
+async def raw_httpx_runner(
+    base_url: str, steps: int, limits: Any = None, http: ModuleType = httpx
+) -> tuple[RunOnce, Close]:
+    """The floor: a hand-written streaming tool loop on ``http`` (httpx or its fork httpx2).
+
+    ``limits`` is the client's connection pool, httpx's default when ``None``.
+    """
+    client = http.AsyncClient(
+        base_url=base_url,
+        headers={"authorization": f"Bearer {API_KEY}"},
+        timeout=http.Timeout(600.0, connect=10.0),
+        **({} if limits is None else {"limits": limits}),
+    )
     tools = [
         {
             "type": "function",
@@ -102,7 +114,8 @@ async def _raw_httpx(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], A
     return run_once, client.aclose
 
 
-async def _ponder(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], Awaitable[None]]]:
+async def ponder_runner(base_url: str, steps: int) -> tuple[RunOnce, Close]:
+    """ponder's Agent with its default backend, consuming the event stream."""
     from ponder.agents import Agent, FinalEvent
     from ponder.backends import OpenAICompatibleBackend
 
@@ -121,7 +134,7 @@ async def _ponder(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], Awai
     return run_once, backend.aclose
 
 
-async def _langgraph(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], Awaitable[None]]]:
+async def _langgraph(base_url: str, steps: int) -> tuple[RunOnce, Close]:
     from langchain_core.tools import tool as lc_tool
     from langchain_deepseek import ChatDeepSeek
     from langgraph.prebuilt import create_react_agent
@@ -146,7 +159,7 @@ async def _langgraph(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], A
     return run_once, close
 
 
-async def _pydantic_ai(base_url: str, steps: int) -> tuple[RunOnce, Callable[[], Awaitable[None]]]:
+async def _pydantic_ai(base_url: str, steps: int) -> tuple[RunOnce, Close]:
     from openai import AsyncOpenAI
     from pydantic_ai import Agent as PydanticAgent
     from pydantic_ai import AgentRunResultEvent
@@ -173,9 +186,7 @@ async def _pydantic_ai(base_url: str, steps: int) -> tuple[RunOnce, Callable[[],
     return run_once, client.close
 
 
-async def _openai_agents(
-    base_url: str, steps: int
-) -> tuple[RunOnce, Callable[[], Awaitable[None]]]:
+async def _openai_agents(base_url: str, steps: int) -> tuple[RunOnce, Close]:
     from agents import Agent as SdkAgent
     from agents import OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
     from openai import AsyncOpenAI
@@ -198,8 +209,8 @@ async def _openai_agents(
 
 
 RUNNERS: dict[str, Setup] = {
-    "raw": _raw_httpx,
-    "ponder": _ponder,
+    "raw": raw_httpx_runner,
+    "ponder": ponder_runner,
     "langgraph": _langgraph,
     "pydantic-ai": _pydantic_ai,
     "openai-agents": _openai_agents,
@@ -217,7 +228,7 @@ async def _measure(
     base_url: str, steps: int, reps: int, warmup: int
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
     """Per-step times per runner, and why each runner that could not run failed."""
-    ready: dict[str, tuple[RunOnce, Callable[[], Awaitable[None]]]] = {}
+    ready: dict[str, tuple[RunOnce, Close]] = {}
     failed: dict[str, str] = {}
     for name, setup in RUNNERS.items():
         try:
