@@ -18,6 +18,7 @@ opener is written for the model and the arguments follow the tool's schema.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import json
 import os
@@ -79,6 +80,19 @@ class _Shared:
 
 _MODELS: dict[_Key, _Shared] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the shared models while llama.cpp is still loaded.
+
+    Left to ``Llama.__del__`` at interpreter exit, freeing runs after the
+    library's globals are gone and prints an ignored TypeError.
+    """
+    with _MODELS_LOCK:
+        while _MODELS:
+            _, shared = _MODELS.popitem()
+            shared.llm.close()
 
 
 @dataclass(frozen=True)
