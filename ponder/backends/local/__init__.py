@@ -8,8 +8,11 @@
 
 Both engines render the model's own chat template and stream its raw text
 through the same think splitter and R1 tool-call parser as the HTTP backends.
-Importing this package needs neither engine (nor jinja2); the engine modules do.
+Importing this package needs neither engine (nor jinja2); the engine modules do,
+and ``TransformersBackend`` is imported from its module on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ponder.backends.local.default import default_local_backend
 from ponder.backends.local.download import (
@@ -21,12 +24,24 @@ from ponder.backends.local.download import (
     ensure_model,
 )
 
+if TYPE_CHECKING:
+    from ponder.backends.local.transformers_backend import TransformersBackend
+
 __all__ = [
     "DEFAULT_MODEL",
     "ENV_LOCAL_MODEL",
     "LocalModelError",
     "ModelFile",
+    "TransformersBackend",
     "default_cache_dir",
     "default_local_backend",
     "ensure_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TransformersBackend":
+        from ponder.backends.local.transformers_backend import TransformersBackend
+
+        return TransformersBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
