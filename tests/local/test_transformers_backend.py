@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -38,6 +39,9 @@ from ponder.backends import (
 )
 from ponder.backends.local import LocalModelError, TransformersBackend
 from ponder.backends.local.transformers_backend import select_device
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 pytestmark = pytest.mark.local_engine
 
@@ -108,7 +112,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> PreTrainedTokenizerFast:
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -116,14 +120,18 @@ def _tokenizer():  # type: ignore[no-untyped-def]
     core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS)
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=core, bos_token=BOS, eos_token=EOS
+    )
     tokenizer.add_tokens([AddedToken(t, special=True) for t in SPECIAL], special_tokens=True)
     tokenizer.add_tokens(WORDS)
     tokenizer.chat_template = R1_LIKE_TEMPLATE
     return tokenizer
 
 
-def _scripted_model(tokenizer, script: Sequence[str], n_ctx: int, folder: Path) -> Path:  # type: ignore[no-untyped-def]
+def _scripted_model(
+    tokenizer: PreTrainedTokenizerFast, script: Sequence[str], n_ctx: int, folder: Path
+) -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -159,14 +167,14 @@ def _scripted_model(tokenizer, script: Sequence[str], n_ctx: int, folder: Path) 
     return folder
 
 
-def _one_id(tokenizer, piece: str) -> int:  # type: ignore[no-untyped-def]
+def _one_id(tokenizer: PreTrainedTokenizerFast, piece: str) -> int:
     ids = tokenizer.encode(piece, add_special_tokens=False)
     assert len(ids) == 1, f"{piece!r} is not one token: {ids}"
     return int(ids[0])
 
 
 def ask(text: str, **options: object) -> ChatRequest:
-    return ChatRequest(messages=(UserMessage(content=text),), seed=5, **options)  # type: ignore[arg-type]
+    return ChatRequest(messages=(UserMessage(content=text),), seed=5, **options)
 
 
 async def test_generation_splits_reasoning_from_the_answer(models: dict[str, Path]) -> None:

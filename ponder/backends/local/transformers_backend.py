@@ -66,9 +66,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import GenerationConfig, PretrainedConfig, PreTrainedTokenizerBase
 
-__all__ = ["Device", "TransformersBackend", "select_device"]
+__all__ = ["TransformersBackend", "select_device"]
 
-Device = Literal["cuda", "mps", "cpu"]
 DType = Literal["float32", "float16", "bfloat16"]
 
 _LOCK_POLL_S = 0.05
@@ -104,7 +103,7 @@ _MODELS: dict[_Key, _Shared] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def select_device(requested: str | None = None) -> Device:
+def select_device(requested: str | None = None) -> str:
     """The device to run on: ``requested`` if given, else CUDA, then MPS, then CPU.
 
     ``requested`` may carry an index (``"cuda:1"``); it is returned as given.
@@ -127,7 +126,7 @@ def select_device(requested: str | None = None) -> Device:
         raise ValueError(
             f"device must be cuda, mps or cpu (with an optional index), not {requested!r}"
         )
-    return requested  # type: ignore[return-value]
+    return requested
 
 
 class TransformersBackend:
