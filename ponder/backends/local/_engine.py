@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,7 +107,7 @@ class _Failed:
 
 async def stream_work(
     work: Work, *, profile: ProviderProfile, starts_in_thought: bool, model: str
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """Run ``work`` on a thread and yield its output as stream events, then ``Completed``."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | _Done | _Failed] = asyncio.Queue()

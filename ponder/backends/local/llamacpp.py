@@ -24,6 +24,7 @@ import json
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -169,10 +170,12 @@ class LlamaCppBackend:
         def work(emit: Emit, stop: threading.Event) -> GenerationStats:
             return _generate(shared, prompt.text, request, answer, opened, emit, stop)
 
-        async for event in stream_work(
+        events = stream_work(
             work, profile=self._profile, starts_in_thought=opened, model=self._name
-        ):
-            yield event
+        )
+        async with aclosing(events):  # closing this stream stops generation at once
+            async for event in events:
+                yield event
 
     async def aclose(self) -> None:
         """Nothing to close: the loaded model stays shared for the process."""

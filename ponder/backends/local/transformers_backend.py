@@ -196,7 +196,7 @@ class TransformersBackend:
         def work(emit: Emit, stop: threading.Event) -> GenerationStats:
             return _generate(shared, prompt.text, request, emit, stop)
 
-        events = stream_work(
+        events: AsyncIterator[StreamEvent] = stream_work(
             work,
             profile=self._profile,
             starts_in_thought=prompt.starts_in_thought,
