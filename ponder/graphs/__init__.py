@@ -1,4 +1,11 @@
-"""LangGraph graphs that orchestrate reasoning models and tools."""
+"""LangGraph graphs that orchestrate reasoning models and tools.
+
+The reason–act loop and its parts are here. The composed graphs live in
+their own modules so importing this package stays light (they load sympy,
+z3 and the sandbox): ``ponder.graphs.verify`` (solve → verify → revise),
+``ponder.graphs.debug`` (reproduce → diagnose → fix → re-test) and
+``ponder.graphs.patching`` (the unified-diff applier).
+"""
 
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
