@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from _fake_server import ANSWER
 from _harness import fake_model, peak_rss_mb, table
@@ -45,7 +46,7 @@ VARIANTS: dict[str, tuple[str, Callable[[str, int], Awaitable[tuple[RunOnce, Clo
 }
 
 
-async def _child(variant: str, base_url: str, steps: int, runs: int) -> dict[str, float]:
+async def _child(variant: str, base_url: str, steps: int, runs: int) -> dict[str, Any]:
     run_once, close = await VARIANTS[variant][1](base_url, steps)
     if await run_once() != ANSWER:  # warm-up: imports, connection, graph compile
         raise RuntimeError("warm-up run gave the wrong answer")
@@ -64,7 +65,7 @@ async def _child(variant: str, base_url: str, steps: int, runs: int) -> dict[str
     }
 
 
-def _run_level(variant: str, base_url: str, steps: int, runs: int) -> dict[str, float]:
+def _run_level(variant: str, base_url: str, steps: int, runs: int) -> dict[str, Any]:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -76,7 +77,7 @@ def _run_level(variant: str, base_url: str, steps: int, runs: int) -> dict[str, 
     out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{variant} x{runs} failed: {out.stderr.strip()[-400:]}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 

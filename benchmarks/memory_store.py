@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,11 +65,11 @@ async def _measure(url: str, turns: int, loads: int) -> list[tuple[object, ...]]
     ]
 
 
-async def _timed(load: object, reps: int) -> list[float]:
+async def _timed(load: Callable[[], Awaitable[object]], reps: int) -> list[float]:
     times = []
     for _ in range(reps):
         started = time.perf_counter()
-        await load()  # type: ignore[operator]
+        await load()
         times.append(time.perf_counter() - started)
     return times
 

@@ -7,7 +7,7 @@ tool result back, and is checked to end with the scripted answer. Runs go
 round-robin over the runners so machine noise hits them alike; a step is one
 model call (``steps + 1`` per run). Prints a Markdown section.
 
-    .venv-bench/bin/python benchmarks/step_overhead.py [--steps 5] [--reps 30] [--profile ponder]
+    .venv-bench/bin/python benchmarks/step_overhead.py [--steps 5] [--reps 100] [--profile ponder]
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ async def raw_httpx_runner(
         messages: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
         for _ in range(steps + 2):
             body = {"model": MODEL, "messages": messages, "tools": tools, "stream": True}
-            reasoning, content, calls = [], [], {}
+            reasoning: list[str] = []
+            content: list[str] = []
+            calls: dict[int, dict[str, str]] = {}
             async with client.stream("POST", "/chat/completions", json=body) as response:
                 response.raise_for_status()
                 async for line in response.aiter_lines():
@@ -128,7 +130,7 @@ async def ponder_runner(base_url: str, steps: int) -> tuple[RunOnce, Close]:
         answer = ""
         async for event in agent.astream(QUESTION):
             if isinstance(event, FinalEvent):
-                answer = event.result.answer_text
+                answer = event.result.answer_text or ""
         return answer
 
     return run_once, backend.aclose
@@ -149,12 +151,14 @@ async def _langgraph(base_url: str, steps: int) -> tuple[RunOnce, Close]:
         state: dict[str, Any] = {}
         inputs = {"messages": [("user", QUESTION)]}
         async for mode, chunk in graph.astream(inputs, stream_mode=["messages", "values"]):
-            if mode == "values":
+            if mode == "values" and isinstance(chunk, dict):
                 state = chunk
         return str(state["messages"][-1].content)
 
     async def close() -> None:
-        await model.root_async_client.close()  # type: ignore[union-attr]
+        client = model.root_async_client
+        if client is not None:
+            await client.close()
 
     return run_once, close
 
@@ -244,8 +248,10 @@ async def _measure(
     for _ in range(reps):
         for name, (run_once, _) in ready.items():
             started = time.perf_counter()
-            await run_once()
+            answer = await run_once()
             times[name].append((time.perf_counter() - started) / (steps + 1))
+            if answer != ANSWER:
+                raise RuntimeError(f"{LABELS[name]}: wrong final answer {answer[:80]!r}")
     for _, close in ready.values():
         await close()
     return times, failed
@@ -288,7 +294,7 @@ def _report(times: dict[str, list[float]], failed: dict[str, str], steps: int, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="tool-calling steps per run")
-    parser.add_argument("--reps", type=int, default=30, help="timed runs per runner")
+    parser.add_argument("--reps", type=int, default=100, help="timed runs per runner")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per runner")
     parser.add_argument("--profile", choices=sorted(RUNNERS), help="pyinstrument one runner")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ too: its latency is that server share plus the transport, and ponder's
 latency minus it is what ponder adds. Also reported: the parser throughput
 from ``parser_throughput.py``.
 
-    .venv-bench/bin/python benchmarks/streaming.py [--reps 200] [--mb 2]
+    .venv-bench/bin/python benchmarks/streaming.py [--reps 500] [--mb 2]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _parser_throughput(megabytes: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=200, help="streams per reader")
+    parser.add_argument("--reps", type=int, default=500, help="streams per reader")
     parser.add_argument("--mb", type=float, default=2.0, help="parser transcript size in MB")
     args = parser.parse_args()
     with fake_model(steps=0, chunk_chars=64, stamp=True) as base_url:
