@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
@@ -193,17 +193,23 @@ class Agent(StreamingAgent):
             raise ValueError("the question is empty")
         return question
 
-    async def _graph_chunks(self, question: str, thread_id: str) -> AsyncGenerator[Any, None]:
-        """The graph's ``custom`` events and state snapshots for one run.
+    async def _graph_chunks(
+        self, question: str, thread_id: str, emit: Callable[[Any], None]
+    ) -> AsyncGenerator[Any, None]:
+        """The graph's state snapshots (and ``custom`` events) for one run.
 
-        Subclasses with another graph override this (and :meth:`_result`);
-        the queue, the wall-time budget, cancellation and saving stay here.
+        ``emit`` hands an event straight to the caller; nodes that get it
+        through :class:`ReactContext` skip LangGraph's stream for their
+        events. Subclasses with another graph override this (and
+        :meth:`_result`); the queue, the wall-time budget, cancellation and
+        saving stay here.
         """
         context = ReactContext(
             backend=self.backend,
             toolbox=self.toolbox,
             budgets=self.budgets,
             answer_format=self.answer_format,
+            emit=emit,
             **self._options,  # type: ignore[arg-type]
         )
         config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
@@ -232,7 +238,7 @@ class Agent(StreamingAgent):
         """Pump the graph's chunks into ``queue`` within the wall-time budget."""
         try:
             async with (
-                aclosing(self._graph_chunks(question, thread_id)) as chunks,
+                aclosing(self._graph_chunks(question, thread_id, queue.put_nowait)) as chunks,
                 asyncio.timeout(self.budgets.wall_time_s),
             ):
                 async for chunk in chunks:

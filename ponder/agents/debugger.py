@@ -17,7 +17,7 @@ Memory, when given, stores the question and the final answer text only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -95,7 +95,9 @@ class DebuggerAgent(Agent):
     def _checked_question(self, question: str) -> str:
         return question.strip() or _DEFAULT_QUESTION
 
-    async def _graph_chunks(self, question: str, thread_id: str) -> AsyncGenerator[Any, None]:
+    async def _graph_chunks(
+        self, question: str, thread_id: str, emit: Callable[[Any], None]
+    ) -> AsyncGenerator[Any, None]:
         project = await asyncio.to_thread(SandboxProject, self.project)
         try:
             context = DebugContext(

@@ -15,6 +15,7 @@ truncated answer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from ponder.backends.errors import BackendError, BrokenStreamError, ProtocolErro
 __all__ = ["SSEDecoder", "SSEEvent", "SSEJsonStream"]
 
 _BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -73,24 +75,17 @@ class SSEDecoder:
         return [*events, event] if event is not None else events
 
     def _take_lines(self) -> list[bytes]:
-        lines: list[bytes] = []
         buf = self._buffer
+        if b"\r" not in buf:  # the common case: plain \n endings
+            *lines, self._buffer = buf.split(b"\n")
+            return lines
+        lines = []
         start = 0
-        i = 0
-        n = len(buf)
-        while i < n:
-            byte = buf[i]
-            if byte == 0x0A:  # \n
-                lines.append(buf[start:i])
-                start = i = i + 1
-            elif byte == 0x0D:  # \r or \r\n
-                if i + 1 == n:
-                    break  # wait: a \n may follow in the next chunk
-                lines.append(buf[start:i])
-                i += 2 if buf[i + 1] == 0x0A else 1
-                start = i
-            else:
-                i += 1
+        for match in _LINE_END.finditer(buf):
+            if match.end() == len(buf) and match.group() == b"\r":
+                break  # wait: a \n may follow in the next chunk
+            lines.append(buf[start : match.start()])
+            start = match.end()
         self._buffer = buf[start:]
         return lines
 

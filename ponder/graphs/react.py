@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -58,6 +59,7 @@ __all__ = [
     "ReactState",
     "ToolRecord",
     "build_react_graph",
+    "event_writer",
     "model_node",
     "route_after_model",
     "tool_node",
@@ -109,6 +111,12 @@ class ReactContext:
     force_thinking: bool = False
     reasoning_effort: str | None = None
     strict_tools: bool = False
+    emit: Callable[[Any], None] | None = field(default=None, repr=False)
+    """Where events go; ``None`` means LangGraph's ``custom`` stream.
+
+    The :class:`~ponder.agents.Agent` passes its own queue here: the events
+    then skip LangGraph's stream machinery (a thread-safe wake-up per delta).
+    """
     started_at: float = field(default_factory=time.monotonic)
     _reasoning_by_call: dict[str, AssistantMessage] = field(default_factory=dict, repr=False)
 
@@ -137,6 +145,11 @@ class ReactContext:
         return out
 
 
+def event_writer(ctx: ReactContext) -> Callable[[Any], None]:
+    """The function a node calls to send an event to the run's caller."""
+    return ctx.emit if ctx.emit is not None else get_stream_writer()
+
+
 def _budget_spent(state: ReactState, budgets: Budgets) -> Outcome | None:
     if state.get("steps", 0) >= budgets.max_steps:
         return "max_steps"
@@ -152,7 +165,7 @@ def _tool_choice_for_final(ctx: ReactContext) -> ToolChoice | None:
 async def model_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactState:
     """One model call: stream events out, put the message (minus reasoning) in state."""
     ctx = runtime.context
-    writer = get_stream_writer()
+    writer = event_writer(ctx)
     step = state.get("steps", 0) + 1
     messages = list(state.get("messages", []))
     final_reason = _budget_spent(state, ctx.budgets) if ctx.toolbox.names else None
@@ -245,7 +258,7 @@ def _judge_answer(
 async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactState:
     """Run the last message's tool calls concurrently; every call gets a result."""
     ctx = runtime.context
-    writer = get_stream_writer()
+    writer = event_writer(ctx)
     step = state.get("steps", 0)
     last = state["messages"][-1]
     calls: tuple[ToolCall, ...] = last.tool_calls if isinstance(last, AssistantMessage) else ()

@@ -18,7 +18,6 @@ import asyncio
 import operator
 from typing import Annotated, Any, Literal
 
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -32,6 +31,7 @@ from ponder.graphs.react import (
     ReactContext,
     ReactState,
     ToolRecord,
+    event_writer,
     model_node,
     route_after_model,
     tool_node,
@@ -265,7 +265,7 @@ def build_verify_graph(
         raise ValueError("check_timeout_s must be positive")
 
     async def extract(state: VerifyState, runtime: Runtime[ReactContext]) -> VerifyState:
-        writer = get_stream_writer()
+        writer = event_writer(runtime.context)
         extracted, usage = await _extract(state, runtime.context)
         writer(UsageEvent(step=state.get("steps", 0), usage=usage))
         total = state.get("usage", Usage()) + usage
@@ -273,7 +273,7 @@ def build_verify_graph(
             return {"usage": total, "extracted": None, "final_values": []}
         return {"usage": total, "extracted": extracted, "final_values": extracted.final_values}
 
-    async def check(state: VerifyState) -> VerifyState:
+    async def check(state: VerifyState, runtime: Runtime[ReactContext]) -> VerifyState:
         extracted = state.get("extracted")
         if extracted is None:
             failed = ClaimCheck(
@@ -283,7 +283,7 @@ def build_verify_graph(
                 explanation="The answer's claims could not be extracted as valid JSON.",
             )
             return {"checks": [failed], "check_history": [failed]}
-        checks = await _check_all(extracted, state, get_stream_writer())
+        checks = await _check_all(extracted, state, event_writer(runtime.context))
         return {
             "checks": checks,
             "check_history": checks,
