@@ -27,7 +27,6 @@ from ponder.backends.errors import (
     BrokenStreamError,
     ConnectionFailedError,
     ProtocolError,
-    ReasoningBudgetExhausted,
 )
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy, get_profile
 from ponder.backends.retry import RetryPolicy
@@ -48,6 +47,7 @@ from ponder.backends.wire import (
     ResponseAssembler,
     WireRequest,
     build_chat_request,
+    check_reasoning_budget,
     delta_from_chunk,
     delta_from_response,
     error_from_payload,
@@ -183,7 +183,7 @@ class OpenAICompatibleBackend:
                     raise
                 await asyncio.sleep(self._retry.delay_s(exc, attempt))
                 continue
-            _check_budget(completion)
+            check_reasoning_budget(completion, advice="raise max_tokens or lower reasoning_effort")
             return completion
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -223,7 +223,7 @@ class OpenAICompatibleBackend:
                 await asyncio.sleep(delay)
                 continue
             completion = assembler.completion()
-            _check_budget(completion)
+            check_reasoning_budget(completion, advice="raise max_tokens or lower reasoning_effort")
             yield Completed(completion=completion)
             return
 
@@ -404,20 +404,6 @@ def _replay_demanded(message: str) -> ReplayPolicy | None:
     if _MUST_NOT.search(message):
         return "never"
     return None
-
-
-def _check_budget(completion: Completion) -> None:
-    if (
-        completion.finish_reason == "length"
-        and completion.reasoning.strip()
-        and not completion.content.strip()
-        and not completion.tool_calls
-    ):
-        raise ReasoningBudgetExhausted(
-            "the model used its whole max_tokens budget on reasoning and gave no answer; "
-            "raise max_tokens or lower reasoning_effort",
-            reasoning_chars=len(completion.reasoning),
-        )
 
 
 def _chars(event: StreamEvent) -> int:

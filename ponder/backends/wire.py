@@ -24,6 +24,7 @@ from ponder.backends.errors import (
     ContextLengthError,
     ProtocolError,
     RateLimitError,
+    ReasoningBudgetExhausted,
     ServerError,
 )
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy
@@ -60,6 +61,7 @@ __all__ = [
     "WireRequest",
     "beta_url",
     "build_chat_request",
+    "check_reasoning_budget",
     "delta_from_chunk",
     "delta_from_response",
     "error_from_payload",
@@ -807,3 +809,21 @@ def _provider_message(parsed: Any) -> str:
 
 def _protocol(message: str) -> ProtocolError:
     return ProtocolError(f"unexpected response shape: {message}")
+
+
+def check_reasoning_budget(completion: Completion, *, advice: str) -> None:
+    """Raise :class:`ReasoningBudgetExhausted` for a turn that only thought.
+
+    ``finish_reason == "length"`` with reasoning and no answer or tool call
+    means the token budget went on thinking; ``advice`` says what to change.
+    """
+    if (
+        completion.finish_reason == "length"
+        and completion.reasoning.strip()
+        and not completion.content.strip()
+        and not completion.tool_calls
+    ):
+        raise ReasoningBudgetExhausted(
+            f"the model used its whole max_tokens budget on reasoning and gave no answer; {advice}",
+            reasoning_chars=len(completion.reasoning),
+        )

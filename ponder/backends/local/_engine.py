@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Self
 
-from ponder.backends.errors import BackendError, ReasoningBudgetExhausted
+from ponder.backends.errors import BackendError
 from ponder.backends.profiles import ProviderProfile
-from ponder.backends.types import Completed, Completion, StreamEvent, Usage
-from ponder.backends.wire import Delta, ResponseAssembler
+from ponder.backends.types import ChatRequest, Completed, Completion, StreamEvent, Usage
+from ponder.backends.wire import Delta, ResponseAssembler, check_reasoning_budget
 
 __all__ = [
     "Emit",
@@ -149,7 +150,7 @@ async def stream_work(
         for event in assembler.finish():
             yield event
         completion = assembler.completion()
-        _check_budget(completion)
+        check_reasoning_budget(completion, advice="raise max_tokens")
         yield Completed(completion=completion)
     finally:
         if not finished:
@@ -180,15 +181,47 @@ def _as_backend_error(error: BaseException, engine: str) -> BaseException:
     return BackendError(f"the {engine} engine failed: {type(error).__name__}: {error}")
 
 
-def _check_budget(completion: Completion) -> None:
-    if (
-        completion.finish_reason == "length"
-        and completion.reasoning.strip()
-        and not completion.content.strip()
-        and not completion.tool_calls
-    ):
-        raise ReasoningBudgetExhausted(
-            "the model used its whole max_tokens budget on reasoning and gave no answer; "
-            "raise max_tokens",
-            reasoning_chars=len(completion.reasoning),
-        )
+class LocalBackend(ABC):
+    """What the in-process backends share around their own ``stream`` and ``_load``.
+
+    Subclasses set ``_name`` and ``_profile`` and load their model once per
+    process in ``_load``; the model stays shared, so ``aclose`` frees nothing.
+    """
+
+    _name: str
+    _profile: ProviderProfile
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return self._profile
+
+    @property
+    def model(self) -> str:
+        return self._name
+
+    async def load(self) -> None:
+        """Load the model now (downloading it first if needed), off the event loop."""
+        await asyncio.to_thread(self._load)
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One turn, generated in full."""
+        return await collect(self.stream(request))
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Reasoning, content and tool-call deltas as the model writes them, then ``Completed``."""
+
+    @abstractmethod
+    def _load(self) -> object: ...
+
+    async def aclose(self) -> None:  # noqa: B027 (deliberately empty, not abstract)
+        """Nothing to close: the loaded model stays shared for the process."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self._name!r})"

@@ -27,24 +27,21 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from ponder.backends.errors import ContextLengthError
 from ponder.backends.local._engine import (
     Emit,
     GenerationStats,
+    LocalBackend,
     StopMatcher,
-    collect,
     local_profile,
     stream_work,
 )
 from ponder.backends.local.download import LocalModelError, ModelFile, ensure_model
 from ponder.backends.local.template import ChatTemplate, Thinking
-from ponder.backends.profiles import ProviderProfile
 from ponder.backends.types import (
     ChatRequest,
-    Completion,
     NamedToolChoice,
     ResponseFormat,
     StreamEvent,
@@ -105,7 +102,7 @@ class _Answer:
     suffix: str = ""
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(LocalBackend):
     """A :class:`~ponder.backends.protocol.ChatBackend` over an in-process llama.cpp model.
 
     Give ``model_path`` (a GGUF file) or ``model_file`` (a Hugging Face repo
@@ -142,24 +139,6 @@ class LlamaCppBackend:
         self._profile = local_profile("llamacpp-local")
         self._shared: _Shared | None = None
 
-    # -- ChatBackend
-
-    @property
-    def profile(self) -> ProviderProfile:
-        return self._profile
-
-    @property
-    def model(self) -> str:
-        return self._name
-
-    async def load(self) -> None:
-        """Load (or download and load) the model now, off the event loop."""
-        await asyncio.to_thread(self._load)
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        """One turn, generated in full."""
-        return await collect(self.stream(request))
-
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Reasoning, content and tool-call deltas as the model writes them, then ``Completed``."""
         shared = await asyncio.to_thread(self._load)
@@ -176,23 +155,6 @@ class LlamaCppBackend:
         async with aclosing(events):  # closing this stream stops generation at once
             async for event in events:
                 yield event
-
-    async def aclose(self) -> None:
-        """Nothing to close: the loaded model stays shared for the process."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self._name!r})"
 
     # -- loading
 

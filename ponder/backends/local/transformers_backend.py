@@ -36,8 +36,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import jsonschema
 
@@ -45,18 +44,16 @@ from ponder.backends.errors import ContextLengthError
 from ponder.backends.local._engine import (
     Emit,
     GenerationStats,
+    LocalBackend,
     StopMatcher,
-    collect,
     local_profile,
     stream_work,
 )
 from ponder.backends.local.download import LocalModelError
 from ponder.backends.local.template import ChatTemplate, Thinking
-from ponder.backends.profiles import ProviderProfile
 from ponder.backends.types import (
     ChatRequest,
     Completed,
-    Completion,
     ContentDelta,
     ResponseFormat,
     StreamEvent,
@@ -129,7 +126,7 @@ def select_device(requested: str | None = None) -> str:
     return requested
 
 
-class TransformersBackend:
+class TransformersBackend(LocalBackend):
     """A :class:`~ponder.backends.protocol.ChatBackend` over an in-process transformers model.
 
     ``model_path`` is a folder holding a causal LM and its tokenizer (as
@@ -162,28 +159,10 @@ class TransformersBackend:
         self._profile = local_profile("transformers-local")
         self._shared: _Shared | None = None
 
-    # -- ChatBackend
-
-    @property
-    def profile(self) -> ProviderProfile:
-        return self._profile
-
-    @property
-    def model(self) -> str:
-        return self._name
-
     @property
     def device(self) -> str:
         """The device the model runs on."""
         return self._device
-
-    async def load(self) -> None:
-        """Load the model now, off the event loop."""
-        await asyncio.to_thread(self._load)
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        """One turn, generated in full."""
-        return await collect(self.stream(request))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Reasoning, content and tool-call deltas as the model writes them, then ``Completed``.
@@ -210,20 +189,6 @@ class TransformersBackend:
                 yield event
         finally:  # stop the generation now, not when the inner generator is collected
             await _aclose(events)
-
-    async def aclose(self) -> None:
-        """Nothing to close: the loaded model stays shared for the process."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self._name!r}, device={self._device!r})"
