@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from ponder.tools.code import LocalSandbox, make_runner, run_python_tool
 
-needs_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"
-)
-
 
 @pytest.mark.sandbox
-@needs_bwrap
 async def test_tool_runs_code_statefully() -> None:
     runner = make_runner("local")
     assert isinstance(runner, LocalSandbox)
