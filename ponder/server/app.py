@@ -15,6 +15,7 @@ from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
 from ponder.server.runs import AgentSource, RunManager
+from ponder.server.ui import mount_ui
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -29,6 +30,7 @@ def create_app(
     allow_reasoning: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     shutdown_timeout_s: float = 5.0,
+    page: bool = True,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
 
@@ -41,6 +43,8 @@ def create_app(
     ``max_body_bytes`` get 413. The app does not close the agents or the
     memory it was given; at shutdown it cancels runs still in flight (after
     ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
+    The AG-UI and Vercel AI SDK streams are always served; the chat page at
+    ``/`` only when ``page`` is true.
     """
     manager = RunManager(agents, memory=memory)
     auth = BearerAuth(api_keys)
@@ -71,4 +75,5 @@ def create_app(
         native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
+    mount_ui(app, manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth, page=page)
     return app
