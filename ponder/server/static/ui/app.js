@@ -121,25 +121,60 @@
     });
   }
 
-  /** A JSON value worth pretty-printing: an object or array, given or as text. */
-  function asJson(answer) {
-    if (answer !== null && typeof answer === "object") return answer;
-    if (typeof answer !== "string") return undefined;
-    const trimmed = answer.trim();
-    if (!/^[[{]/.test(trimmed)) return undefined;
-    try {
-      const value = JSON.parse(trimmed);
-      return value !== null && typeof value === "object" ? value : undefined;
-    } catch (_err) {
-      return undefined;
+  /** Re-indent JSON text the way JSON.stringify(v, null, 2) would, keeping every literal as written. */
+  function reindent(text) {
+    let out = "";
+    let depth = 0;
+    const pad = () => `\n${"  ".repeat(depth)}`;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') {
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+        out += text.slice(i, j + 1);
+        i = j;
+      } else if (c === "{" || c === "[") {
+        let j = i + 1;
+        while (/\s/.test(text[j] || "")) j++;
+        if (text[j] === (c === "{" ? "}" : "]")) {
+          out += c + text[j];
+          i = j;
+        } else {
+          depth++;
+          out += c + pad();
+        }
+      } else if (c === "}" || c === "]") {
+        depth--;
+        out += pad() + c;
+      } else if (c === ",") {
+        out += `,${pad()}`;
+      } else if (c === ":") {
+        out += ": ";
+      } else if (!/\s/.test(c)) {
+        out += c;
+      }
     }
+    return out;
   }
 
-  function renderAnswer(container, answer) {
-    const json = asJson(answer);
-    container.classList.toggle("json", json !== undefined);
-    if (json !== undefined) {
-      container.replaceChildren(el("pre", { "aria-label": "JSON answer" }, el("code", { text: JSON.stringify(json, null, 2) })));
+  /** The answer as pretty JSON text when it is an object or array (from its own text if it has one), else null. */
+  function prettyJson(answer, raw) {
+    for (const text of [raw, typeof answer === "string" ? answer : null]) {
+      if (typeof text !== "string" || !/^\s*[[{]/.test(text)) continue;
+      try {
+        const value = JSON.parse(text);
+        if (value !== null && typeof value === "object") return reindent(text.trim());
+      } catch (_err) { /* not JSON */ }
+    }
+    if (answer !== null && typeof answer === "object") return JSON.stringify(answer, null, 2);
+    return null;
+  }
+
+  function renderAnswer(container, answer, raw) {
+    const json = prettyJson(answer, raw);
+    container.classList.toggle("json", json !== null);
+    if (json !== null) {
+      container.replaceChildren(el("pre", { "aria-label": "JSON answer" }, el("code", { text: json })));
     } else {
       renderRich(container, answer == null ? "" : String(answer));
     }
@@ -339,7 +374,7 @@
       const box = this.answerBox();
       box.classList.remove("streaming");
       this.reply.append(box);
-      renderAnswer(box, result.answer);
+      renderAnswer(box, result.answer, this.answerText);
       const usage = result.usage || {};
       const bad = result.outcome !== "answered";
       this.reply.append(el("p", { class: "meta" },
@@ -398,8 +433,8 @@
     const verdict = head[1].toLowerCase();
     badge.className = `badge verdict ${verdict}`;
     badge.textContent = verdict;
-    slot.append(el("p", { class: "label", text: "Verdict" }),
-      el("p", { class: `verdict-line ${verdict}` }, el("strong", { text: head[1] }), head[2]));
+    const detail = head[2].replace(/^\s*\([^)]*\)\s*:?\s*/, "");
+    if (detail) slot.append(el("p", { class: `verdict-line ${verdict}`, text: detail }));
     for (const line of lines.slice(1)) {
       if (line.startsWith("Counterexample:")) {
         slot.append(el("p", { class: "counterexample" },
@@ -805,6 +840,11 @@
   ui.stop.addEventListener("click", () => { if (state.controller) state.controller.abort(); });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.controller && !ui.tokenDialog.open) state.controller.abort();
+  });
+
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    ui.question.focus();
   });
 
   ui.agent.addEventListener("change", () => localStorage.setItem("ponder.agent", ui.agent.value));

@@ -1,0 +1,212 @@
+"""The chat page in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+Against a real uvicorn server on loopback and a FakeModelServer: sign in with
+a token, ask, watch reasoning stream and fold away, see a proof verdict card
+and typeset math, resume the thread and delete it; with reasoning not
+allowed, no reasoning text anywhere in the DOM or in what the page received.
+Screenshots go to the test's tmp dir; ``PONDER_SCREENSHOT=path`` also saves
+the README's screenshot there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from capabilities import missing
+from server_harness import last_user_text, serving
+
+from ponder.agents import Agent
+from ponder.backends import OpenAICompatibleBackend
+from ponder.memory import MemoryStore
+from ponder.server import create_app
+from ponder.testing import FakeModelServer, ToolCallSpec, Turn
+from ponder.tools.proof import check_proof_tool
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "page-test-token"
+CANARY = f"PAGE-CANARY-{uuid.uuid4().hex}"
+ANSWER = (
+    "No. The checker refuted it: $(a+b)^2 = a^2 + 2ab + b^2$, so the claim fails "
+    "whenever $2ab \\ne 0$, e.g. at $a = b = 1$.\n\n"
+    "$$\\int_0^1 x\\,dx = \\frac{1}{2}$$"
+)
+FOLLOW_UP = "Yes: $(a-b)^2 = a^2 - 2ab + b^2$."
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        missing("the playwright Python package", "pip install playwright")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing("Debian's chromium at /usr/bin/chromium", "apt-get install chromium")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+def tutor_script(body: dict[str, Any]) -> Turn:
+    question = last_user_text(body)
+    if question.startswith("And"):
+        return Turn(content=FOLLOW_UP)
+    if not any(m["role"] == "tool" for m in body["messages"]):
+        return Turn(
+            reasoning="Let me test this identity with the proof checker before I answer.",
+            chunk_chars=3,
+            delay_s=0.02,
+            tool_calls=[
+                ToolCallSpec(
+                    "check_proof",
+                    {"claim": {"kind": "identity", "lhs": "(a+b)**2", "rhs": "a**2 + b**2"}},
+                )
+            ],
+        )
+    return Turn(
+        reasoning="The checker says refuted, with a counterexample.",
+        content=ANSWER,
+        chunk_chars=6,
+        delay_s=0.01,
+    )
+
+
+async def test_ask_reasoning_verdict_math_resume_delete(
+    browser: Any, memory: MemoryStore, tmp_path: Path
+) -> None:
+    with FakeModelServer(tutor_script, shape="deepseek") as model:
+        async with OpenAICompatibleBackend(
+            base_url=model.base_url, model="deepseek-v4-pro", api_key="k", profile="deepseek"
+        ) as backend:
+            agent = Agent(backend, [check_proof_tool()], memory=memory)
+            app = create_app(
+                {"tutor": agent}, memory=memory, api_keys=[TOKEN], allow_reasoning=True
+            )
+            async with serving(app) as url:
+                page = await browser.new_page(viewport={"width": 1200, "height": 860})
+                sent_auth: list[str | None] = []
+                page.on("request", lambda r: sent_auth.append(r.headers.get("authorization")))
+                await page.goto(f"{url}/")
+
+                # the token is asked for once, kept in sessionStorage, never in the URL
+                await page.get_by_label("Bearer token").fill(TOKEN)
+                await page.get_by_role("button", name="Sign in").click()
+                await page.wait_for_selector("body[data-ready=true]")
+                assert await page.evaluate("sessionStorage.getItem('ponder.token')") == TOKEN
+                assert TOKEN not in page.url
+                assert await page.get_by_label("Agent").input_value() == "tutor"
+                assert await page.get_by_label("Show reasoning").is_checked()
+
+                await page.get_by_label("Your question").fill("Is (a+b)^2 = a^2 + b^2?")
+                await page.get_by_label("Your question").press("Enter")
+
+                # reasoning streams into an open panel before any answer exists
+                await page.wait_for_function(
+                    """() => {
+                        const text = document.querySelector('.reasoning-text');
+                        return text && text.textContent.includes('proof checker')
+                          && document.querySelector('details.reasoning').open
+                          && !document.querySelector('.answer');
+                    }"""
+                )
+                card = page.locator("section.tool-check_proof")
+                await card.locator(".badge.refuted").wait_for()
+                assert "(a+b)**2 = a**2 + b**2" in await card.locator(".claim").inner_text()
+                counterexample = await card.locator(".counterexample").inner_text()
+                assert counterexample.startswith("Counterexample:") and "=" in counterexample
+
+                await page.locator(".turn .meta").wait_for()
+                # the panel folded away when the answer began; the answer is typeset
+                assert not await page.locator("details.reasoning").evaluate("d => d.open")
+                answer = page.locator(".turn .answer")
+                assert await answer.locator(".katex").count() >= 4
+                assert await answer.locator(".katex-display").count() == 1
+                assert "$" not in await answer.locator("p").first.inner_text()
+                await page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+                if target := os.environ.get("PONDER_SCREENSHOT"):
+                    shutil.copy(tmp_path / "answer.png", target)
+
+                # the thread is listed; a new thread clears the page; resuming shows history
+                thread = page.locator("#threads .open-thread")
+                await thread.wait_for()
+                assert await thread.count() == 1
+                await page.get_by_role("button", name="New thread").click()
+                assert await page.locator(".turn").count() == 0
+                await thread.click()
+                await page.locator(".turn .answer .katex").first.wait_for()
+                assert await page.locator(".turn").count() == 1
+                await page.get_by_label("Your question").fill("And (a-b)^2 = a^2 - 2ab + b^2?")
+                await page.get_by_label("Your question").press("Enter")
+                await page.locator(".turn:nth-of-type(2) .meta").wait_for()
+                follow_up = model.requests[-1].body or {}
+                history = [m.get("content") for m in follow_up["messages"]]
+                assert ANSWER in history  # the resumed thread carried the first answer
+                assert all(CANARY not in json.dumps(m) for m in follow_up["messages"])
+
+                (thread_id,) = [t.id for t in await memory.list_threads()]
+                await page.get_by_role("button", name="Delete thread: Is (a+b)^2").click()
+                await page.get_by_text("No saved threads yet.").wait_for()
+                assert await page.locator(".turn").count() == 0
+                async with httpx.AsyncClient(
+                    base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}
+                ) as http:
+                    assert (await http.get(f"/threads/{thread_id}")).status_code == 404
+                api_calls = [a for a in sent_auth if a is not None]
+                assert api_calls and set(api_calls) == {f"Bearer {TOKEN}"}
+                await page.close()
+
+
+async def test_no_reasoning_anywhere_when_not_allowed_phone_dark_keyboard(
+    browser: Any, memory: MemoryStore, tmp_path: Path
+) -> None:
+    answer = '{"prime": true, "factors": [2305843009213693951]}'
+    script = [Turn(reasoning=f"secret thoughts {CANARY}", content=answer, delay_s=0.01)]
+    with FakeModelServer(script, shape="deepseek") as model:
+        async with OpenAICompatibleBackend(
+            base_url=model.base_url, model="deepseek-v4-pro", api_key="k", profile="deepseek"
+        ) as backend:
+            agent = Agent(backend, [], memory=memory)
+            async with serving(create_app({"plain": agent}, memory=memory)) as url:
+                page = await browser.new_page(
+                    viewport={"width": 390, "height": 780}, color_scheme="dark"
+                )
+                bodies: list[Any] = []
+                page.on("response", lambda r: bodies.append(r))
+                posted: list[str] = []
+                page.on("request", lambda r: posted.append(r.post_data or ""))
+                await page.goto(f"{url}/")
+                await page.wait_for_selector("body[data-ready=true]")
+                assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+                assert not await page.get_by_label("Show reasoning").is_visible()
+
+                # keyboard only: the skip link leads to the question box; Enter asks
+                await page.keyboard.press("Tab")
+                await page.keyboard.press("Enter")
+                assert await page.evaluate("document.activeElement.id") == "question"
+                await page.keyboard.type("Is 2^61-1 prime?")
+                await page.keyboard.press("Enter")
+                await page.locator(".turn .meta").wait_for()
+
+                pretty = await page.locator(".answer.json pre").inner_text()
+                assert pretty == json.dumps(json.loads(answer), indent=2)
+                assert await page.locator("details.reasoning").count() == 0
+                await page.screenshot(path=str(tmp_path / "phone-dark.png"), full_page=True)
+                dom = await page.content()
+                received = [await r.text() for r in bodies]
+                await page.close()
+    assert CANARY not in dom and "secret thoughts" not in dom
+    assert received and all(CANARY not in text for text in received)
+    assert any('"answer_delta"' in text for text in received)  # the stream itself was read
+    assert all("include_reasoning" not in body for body in posted)
