@@ -1,4 +1,4 @@
-"""``ponder serve``: the agents over HTTP (native API, SSE, OpenAI-compatible)."""
+"""``ponder serve``: the agents over HTTP (native API, SSE, OpenAI-compatible, UI streams, page)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--max-steps", type=int, default=None, help="model calls that may use tools, per run"
     )
     serve.add_argument("--timeout", type=float, default=None, help="wall-time budget per run")
+    serve.add_argument(
+        "--no-page", action="store_true", help="do not serve the chat page at / (APIs only)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
         memory=memory,
         api_keys=tokens or None,
         allow_reasoning=args.allow_reasoning,
+        page=not args.no_page,
     )
     serve(args.host, args.port, app)
     return EXIT_OK
