@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ def script(body: dict[str, Any]) -> Turn:
 @pytest.fixture
 def node() -> str:
     path = need_executable("node", "apt-get install nodejs")
+    version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+    if int(version.lstrip("v").split(".")[0]) < 20:
+        missing(f"node 20 or newer (found {version.strip()})", "install a newer nodejs")
     for package in ("@ag-ui/client", "ai"):
         if not (NODE_DIR / "node_modules" / package / "package.json").is_file():
             missing(f"the npm package {package}", "npm install --prefix tests/node_ui")
