@@ -1,9 +1,12 @@
 """Embedding ponder in an existing FastAPI app.
 
 Shows: your own app keeps its routes; ponder's app is mounted under /ponder
-(native API, SSE, thread history and an OpenAI-compatible /ponder/v1), its
-lifespan chained into yours so shutdown cancels runs still in flight; the
-backend and memory are opened once and closed when the app stops.
+(native API, SSE, thread history, an OpenAI-compatible /ponder/v1, the chat
+page at /ponder/, and the two streams front ends speak: AG-UI at
+/ponder/agents/math/ag-ui and the Vercel AI SDK UI message stream at
+/ponder/agents/math/ui-message-stream, for ``useChat``), its lifespan chained
+into yours so shutdown cancels runs still in flight; the backend and memory
+are opened once and closed when the app stops.
 
 Run (any OpenAI-compatible R1-class endpoint; PONDER_* as for ``ponder run``):
 
@@ -15,6 +18,8 @@ Run (any OpenAI-compatible R1-class endpoint; PONDER_* as for ``ponder run``):
 
     curl -H "Authorization: Bearer $PONDER_SERVER_KEY" -H 'Content-Type: application/json' \\
          -d '{"question": "Is 2^61-1 prime?"}' http://127.0.0.1:8000/ponder/agents/math/runs
+
+or open http://127.0.0.1:8000/ponder/ in a browser (it asks for the token once).
 """
 
 from __future__ import annotations
@@ -53,7 +58,12 @@ app = FastAPI(lifespan=lifespan)
 @app.get("/")
 async def index() -> dict[str, str]:
     """One of your app's own routes, untouched by ponder."""
-    return {"service": "my-backend", "agents": "/ponder/v1/models"}
+    return {
+        "service": "my-backend",
+        "page": "/ponder/",
+        "ag-ui": "/ponder/agents/math/ag-ui",
+        "ai-sdk": "/ponder/agents/math/ui-message-stream",
+    }
 
 
 if __name__ == "__main__":
