@@ -4,6 +4,8 @@ The run's question is the input's last user message; its ``threadId`` is the
 ponder thread, whose history the agent reads from its own memory (earlier
 messages in the input are not replayed). Reasoning events are sent only when
 the server allows reasoning and ``forwardedProps.include_reasoning`` is true.
+A run paused for approval finishes with an ``interrupt`` outcome naming the
+paused calls; decisions go to the native ``POST /runs/{run_id}/decisions``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from ag_ui.core import (
     BaseEvent,
+    Interrupt,
     ReasoningEndEvent,
     ReasoningMessageContentEvent,
     ReasoningMessageEndEvent,
@@ -23,6 +26,7 @@ from ag_ui.core import (
     RunAgentInput,
     RunErrorEvent,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunStartedEvent,
     TextMessageContentEvent,
     TextMessageEndEvent,
@@ -98,6 +102,16 @@ async def _frames(
         await events.aclose()
 
 
+def _interrupt(call: dict[str, Any]) -> Interrupt:
+    """A paused tool call as an AG-UI interrupt (decide it with ``POST /runs/{id}/decisions``)."""
+    return Interrupt(
+        id=call["call_id"],
+        reason="tool_approval",
+        tool_call_id=call["call_id"],
+        message=call.get("intent") or None,
+    )
+
+
 class AguiTranslator:
     """Turns one run's ponder events into AG-UI events, opening and closing messages."""
 
@@ -137,9 +151,12 @@ class AguiTranslator:
             if not self._streamed and text:
                 out += self._text_delta(text) + self._close()
             result: dict[str, Any] = event.result.to_json_dict()
-            out.append(
-                RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result)
-            )
+            finished = RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result)
+            if result["outcome"] == "awaiting_approval" and result.get("pending"):
+                finished.outcome = RunFinishedInterruptOutcome(
+                    interrupts=[_interrupt(call) for call in result["pending"]]
+                )
+            out.append(finished)
         elif isinstance(event, RunFailed):
             out.append(RunErrorEvent(message=event.message, code=event.kind))
         return out

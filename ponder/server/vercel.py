@@ -7,7 +7,9 @@ ending with ``data: [DONE]``. The chat ``id`` is the ponder thread; the
 question is the last user message's text (the agent reads earlier turns from
 its own memory). Reasoning parts are sent only when the server allows
 reasoning and the body sets ``include_reasoning: true``. ponder's tools run
-on the server, so their parts are ``dynamic`` tool parts.
+on the server, so their parts are ``dynamic`` tool parts; a run paused for
+approval sends a ``data-ponder-approval`` part (its ``run_id`` and calls) to
+decide with the native ``POST /runs/{run_id}/decisions``.
 """
 
 from __future__ import annotations
@@ -181,6 +183,9 @@ class VercelTranslator:
             out += self._enter_step(max(result.steps, 1)) + self._text_delta(result.answer_text)
         out += self._finish_step()
         payload = result.to_json_dict()
+        if payload["outcome"] == "awaiting_approval" and payload.get("pending"):
+            approval = {"run_id": payload.get("run_id"), "calls": payload["pending"]}
+            out.append({"type": "data-ponder-approval", "data": approval})
         metadata = {k: payload[k] for k in ("thread_id", "outcome", "steps", "usage")}
         reason = "stop" if result.outcome == "answered" else "length"
         out.append({"type": "finish", "finishReason": reason, "messageMetadata": metadata})

@@ -319,6 +319,10 @@
 
     addReasoning(text) {
       const r = this.reasoningPanel();
+      if (!this.answering && !r.panel.open) {
+        r.panel.open = true;
+        r.summary.textContent = "Thinking…";
+      }
       r.text.append(document.createTextNode(text));
       r.chars += text.length;
       r.text.scrollTop = r.text.scrollHeight;
@@ -345,7 +349,8 @@
     }
 
     addAnswer(text) {
-      this.collapseReasoning();
+      if (!this.answering) this.collapseReasoning();
+      this.answering = true;
       this.answerText += text;
       const box = this.answerBox();
       if (!this.pending) {
@@ -529,6 +534,7 @@
   // ------------------------------------------------------------ approvals
 
   function approvalCard(turn, data) {
+    turn.approvalShown = true;
     const decisions = new Map();
     const card = el("section", { class: "card approval", role: "group", "aria-label": "Approval needed" },
       el("h3", { class: "card-title", text: "Approval needed" }),
@@ -617,7 +623,12 @@
       case "retry": say(`The model call is being retried (${data.reason}).`); break;
       case "approval_required": turn.runId = data.run_id || turn.runId; approvalCard(turn, data); break;
       case "error": turn.fail(`The run failed: ${data.message}`); turn.finished = true; break;
-      case "final": turn.finish(data.result); break;
+      case "final":
+        if (data.result.outcome === "awaiting_approval" && !turn.approvalShown && data.result.pending) {
+          approvalCard(turn, { run_id: data.result.run_id || turn.runId, calls: data.result.pending });
+        }
+        turn.finish(data.result);
+        break;
       default: break;
     }
   }
@@ -669,6 +680,8 @@
   async function runStream(turn, path, body, onRefused) {
     const controller = new AbortController();
     state.controller = controller;
+    turn.finished = false;
+    turn.answering = false;
     setRunning(true);
     say("Working…");
     try {
