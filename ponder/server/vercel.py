@@ -38,6 +38,7 @@ from ponder.server.ui_runs import (
 __all__ = ["UI_MESSAGE_STREAM_HEADERS", "UIChatRequest", "VercelTranslator", "vercel_router"]
 
 UI_MESSAGE_STREAM_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
+_FINISH_REASONS = {"answered": "stop", "max_tokens": "length", "awaiting_approval": "tool-calls"}
 Chunk = dict[str, Any]
 
 
@@ -187,7 +188,7 @@ class VercelTranslator:
             approval = {"run_id": payload.get("run_id"), "calls": payload["pending"]}
             out.append({"type": "data-ponder-approval", "data": approval})
         metadata = {k: payload[k] for k in ("thread_id", "outcome", "steps", "usage")}
-        reason = "stop" if result.outcome == "answered" else "length"
+        reason = _FINISH_REASONS.get(payload["outcome"], "other")
         out.append({"type": "finish", "finishReason": reason, "messageMetadata": metadata})
         return out
 

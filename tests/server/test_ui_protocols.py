@@ -17,6 +17,7 @@ import httpx
 import pytest
 from server_harness import fake_agent, serving
 
+from ponder.graphs import Budgets
 from ponder.memory import MemoryStore, scan_files_for, sqlite_artifacts
 from ponder.server import create_app
 from ponder.testing import ToolCallSpec, Turn
@@ -212,3 +213,22 @@ async def test_ui_streams_carry_the_canary_but_nothing_stores_or_logs_it(
     assert [t.answer for t in await memory.turns("c2")] == ["It is 5."]
     await memory.aclose()
     assert scan_files_for(canary, [*sqlite_artifacts(memory_db), log_file]) == []
+
+
+async def test_a_budget_outcome_is_named_not_called_an_answer(memory: MemoryStore) -> None:
+    looping = Turn(tool_calls=[ToolCallSpec("add", {"a": 1, "b": 1})])
+    best_effort = Turn(content="Best so far: 2.")
+    async with (
+        fake_agent([looping, best_effort] * 2, memory, budgets=Budgets(max_steps=1)) as (agent, _),
+        serving(create_app({"calc": agent}, memory=memory)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        agui = data_lines((await http.post("/agents/calc/ag-ui", json=agui_body("b1"))).text)
+        vercel = data_lines(
+            (await http.post("/agents/calc/ui-message-stream", json=vercel_body("b2"))).text
+        )
+    assert agui[-1]["type"] == "RUN_FINISHED"
+    assert agui[-1]["result"]["outcome"] == "max_steps"
+    finish = vercel[-2]
+    assert finish["finishReason"] == "other"
+    assert finish["messageMetadata"]["outcome"] == "max_steps"
