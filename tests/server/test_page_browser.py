@@ -2,8 +2,10 @@
 
 Against a real uvicorn server on loopback and a FakeModelServer: sign in with
 a token, ask, watch reasoning stream and fold away, see a proof verdict card
-and typeset math, resume the thread and delete it; with reasoning not
-allowed, no reasoning text anywhere in the DOM or in what the page received.
+and typeset math, resume the thread and delete it; on a phone, in the dark
+theme and by keyboard: a search card with its source and a pretty-printed
+JSON answer, and with reasoning not allowed, no reasoning text anywhere in
+the DOM or in what the page received.
 Screenshots go to the test's tmp dir; ``PONDER_SCREENSHOT=path`` also saves
 the README's screenshot there.
 """
@@ -29,6 +31,7 @@ from ponder.memory import MemoryStore
 from ponder.server import create_app
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 from ponder.tools.proof import check_proof_tool
+from ponder.tools.search import LocalIndex, search_tool
 
 pytestmark = pytest.mark.slow
 
@@ -172,12 +175,25 @@ async def test_no_reasoning_anywhere_when_not_allowed_phone_dark_keyboard(
     browser: Any, memory: MemoryStore, tmp_path: Path
 ) -> None:
     answer = '{"prime": true, "factors": [2305843009213693951]}'
-    script = [Turn(reasoning=f"secret thoughts {CANARY}", content=answer, delay_s=0.01)]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mersenne.md").write_text(
+        "# Mersenne primes\n\n2^61-1 is a Mersenne prime, proved prime by Pervushin in 1883.\n"
+    )
+    index = LocalIndex(tmp_path / "index.db")
+    index.index_folder(docs)
+    script = [
+        Turn(
+            reasoning=f"secret thoughts {CANARY}",
+            tool_calls=[ToolCallSpec("search", {"query": "Mersenne prime Pervushin"})],
+        ),
+        Turn(reasoning=f"more secret thoughts {CANARY}", content=answer, delay_s=0.01),
+    ]
     with FakeModelServer(script, shape="deepseek") as model:
         async with OpenAICompatibleBackend(
             base_url=model.base_url, model="deepseek-v4-pro", api_key="k", profile="deepseek"
         ) as backend:
-            agent = Agent(backend, [], memory=memory)
+            agent = Agent(backend, [search_tool(index)], memory=memory)
             async with serving(create_app({"plain": agent}, memory=memory)) as url:
                 page = await browser.new_page(
                     viewport={"width": 390, "height": 780}, color_scheme="dark"
@@ -199,6 +215,10 @@ async def test_no_reasoning_anywhere_when_not_allowed_phone_dark_keyboard(
                 await page.keyboard.press("Enter")
                 await page.locator(".turn .meta").wait_for()
 
+                hit = page.locator("section.tool-search .hit")
+                assert await hit.count() == 1
+                assert "mersenne.md" in await hit.locator(".hit-source").inner_text()
+                assert "Pervushin in 1883" in await hit.locator(".hit-snippet").inner_text()
                 pretty = await page.locator(".answer.json pre").inner_text()
                 assert pretty == json.dumps(json.loads(answer), indent=2)
                 assert await page.locator("details.reasoning").count() == 0

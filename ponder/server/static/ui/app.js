@@ -357,6 +357,7 @@
         this.pending = true;
         requestAnimationFrame(() => {
           this.pending = false;
+          if (this.finished) return; // the final answer is already drawn
           renderRich(box, this.answerText);
           scrollDown();
         });
@@ -473,6 +474,14 @@
     }
   }
 
+  /** Text with the index's **matches** as <mark>, everything else as plain text. */
+  function highlighted(node, text) {
+    text.split(/\*\*([^*\n]+)\*\*/).forEach((part, i) => {
+      node.append(i % 2 ? el("mark", { text: part }) : document.createTextNode(part));
+    });
+    return node;
+  }
+
   function searchView(output, slot) {
     const hits = [];
     let hit = null;
@@ -502,7 +511,7 @@
       list.append(el("li", { class: "hit" },
         el("div", { class: "hit-title" }, title),
         el("div", { class: "hit-source", text: `Source: ${h.source || "?"}${url ? ` · ${url}` : ""}` }),
-        el("p", { class: "hit-snippet", text: h.snippet.join("\n") })));
+        highlighted(el("p", { class: "hit-snippet" }), h.snippet.join("\n"))));
     }
     slot.append(list);
   }
