@@ -30,6 +30,7 @@ from ponder.backends import OpenAICompatibleBackend
 from ponder.memory import MemoryStore
 from ponder.server import create_app
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
+from ponder.tools.code import LocalSandbox, run_python_tool
 from ponder.tools.proof import check_proof_tool
 from ponder.tools.search import LocalIndex, search_tool
 
@@ -230,3 +231,37 @@ async def test_no_reasoning_anywhere_when_not_allowed_phone_dark_keyboard(
     assert received and all(CANARY not in text for text in received)
     assert any('"answer_delta"' in text for text in received)  # the stream itself was read
     assert all("include_reasoning" not in body for body in posted)
+
+
+@pytest.mark.sandbox
+async def test_code_card_shows_the_code_and_its_output(
+    browser: Any, memory: MemoryStore, tmp_path: Path
+) -> None:
+    code = "print(2**61 - 1)\n[p for p in range(2, 20) if all(p % d for d in range(2, p))]"
+    script = [
+        Turn(tool_calls=[ToolCallSpec("run_python", {"code": code})]),
+        Turn(content="It printed the Mersenne number and the primes below 20."),
+    ]
+    with FakeModelServer(script, shape="deepseek") as model:
+        async with (
+            OpenAICompatibleBackend(
+                base_url=model.base_url, model="deepseek-v4-pro", api_key="k", profile="deepseek"
+            ) as backend,
+            LocalSandbox() as sandbox,
+        ):
+            agent = Agent(backend, [run_python_tool(sandbox)], memory=memory)
+            async with serving(create_app({"coder": agent}, memory=memory)) as url:
+                page = await browser.new_page(viewport={"width": 1000, "height": 760})
+                await page.goto(f"{url}/")
+                await page.wait_for_selector("body[data-ready=true]")
+                await page.get_by_label("Your question").fill("Run it")
+                await page.get_by_label("Your question").press("Enter")
+                await page.locator(".turn .meta").wait_for()
+                card = page.locator("section.tool-run_python")
+                assert await card.locator("pre.code").inner_text() == code
+                assert await card.locator("pre.stdout").inner_text() == "2305843009213693951"
+                value = await card.locator("pre.value").inner_text()
+                assert value == "[2, 3, 5, 7, 11, 13, 17, 19]"
+                assert await card.locator(".badge.ok").count() == 1
+                await page.screenshot(path=str(tmp_path / "code.png"), full_page=True)
+                await page.close()

@@ -461,7 +461,8 @@
     }
     for (const s of sections) {
       slot.append(el("p", { class: "label", text: s.kind === "no output" ? "No output" : s.kind }));
-      if (s.lines.length) slot.append(el("pre", { class: s.kind }, el("code", { text: s.lines.join("\n") })));
+      const text = s.lines.join("\n").replace(/\n+$/, "");
+      if (text) slot.append(el("pre", { class: s.kind }, el("code", { text })));
     }
   }
 
