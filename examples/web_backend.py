@@ -14,7 +14,8 @@ Run (any OpenAI-compatible R1-class endpoint; PONDER_* as for ``ponder run``):
     PONDER_BASE_URL=https://api.deepseek.com PONDER_MODEL=deepseek-v4-pro \\
     PONDER_API_KEY=... PONDER_SERVER_KEY=choose-a-token python examples/web_backend.py
 
-(``PORT`` picks another port than 8000.) Then:
+(``PORT`` picks another port than 8000; ``--fake`` answers from a scripted
+loopback model instead, to try the page offline.) Then:
 
     curl -H "Authorization: Bearer $PONDER_SERVER_KEY" -H 'Content-Type: application/json' \\
          -d '{"question": "Is 2^61-1 prime?"}' http://127.0.0.1:8000/ponder/agents/math/runs
@@ -28,27 +29,35 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from _fake import backend
 from fastapi import FastAPI
 
 from ponder.agents import Agent
-from ponder.backends import make_backend
 from ponder.memory import MemoryStore
 from ponder.server import create_app, serve
+from ponder.testing import Turn
+
+FAKE_TURN = Turn(
+    reasoning="Lucas–Lehmer: the 59th term of the sequence is 0 mod 2^61 - 1.",
+    content="Yes: $2^{61}-1 = 2305843009213693951$ is a Mersenne prime (Pervushin, 1883).",
+)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     memory = MemoryStore.from_url(os.environ.get("PONDER_MEMORY_URL"))
-    backend = make_backend()
+    keys = [os.environ["PONDER_SERVER_KEY"]] if os.environ.get("PONDER_SERVER_KEY") else None
     try:
-        agent = Agent(backend, memory=memory)
-        keys = [os.environ["PONDER_SERVER_KEY"]] if os.environ.get("PONDER_SERVER_KEY") else None
-        ponder_app = create_app({"math": agent}, memory=memory, api_keys=keys)
-        app.mount("/ponder", ponder_app)
-        async with ponder_app.router.lifespan_context(ponder_app):
-            yield
+        async with backend(lambda _request: FAKE_TURN) as model:
+            agent = Agent(model, memory=memory)
+            keys = (
+                [os.environ["PONDER_SERVER_KEY"]] if os.environ.get("PONDER_SERVER_KEY") else None
+            )
+            ponder_app = create_app({"math": agent}, memory=memory, api_keys=keys)
+            app.mount("/ponder", ponder_app)
+            async with ponder_app.router.lifespan_context(ponder_app):
+                yield
     finally:
-        await backend.aclose()
         await memory.aclose()
 
 
