@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.telemetry.settings import configure, current
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 __all__ = ["setup_otlp", "trace_to_file"]
 
 
-def _resource() -> object:
+def _resource() -> Resource:
     from opentelemetry.sdk.resources import Resource
 
     defaults = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": "ponder"}
@@ -38,10 +42,10 @@ def setup_otlp() -> Callable[[], None]:
             "OpenTelemetry export needs the otel extra: pip install 'ponder[otel]'"
         ) from exc
     resource = _resource()
-    tracer_provider = TracerProvider(resource=resource)  # type: ignore[arg-type]
+    tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])  # type: ignore[arg-type]
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     previous = current()
     configure(enabled=True, tracer_provider=tracer_provider, meter_provider=meter_provider)
 
@@ -66,7 +70,7 @@ def trace_to_file(path: str | Path, *, capture_content: bool = True) -> Callable
         from ponder.telemetry.jsonl import JsonLinesSpanExporter
     except ImportError as exc:
         raise RuntimeError("--trace needs the otel extra: pip install 'ponder[otel]'") from exc
-    provider = TracerProvider(resource=_resource())  # type: ignore[arg-type]
+    provider = TracerProvider(resource=_resource())
     provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
     previous = current()
     configure(enabled=True, tracer_provider=provider, capture_content=capture_content)
