@@ -111,7 +111,9 @@ class RunTrace:
         self.settings = settings
         self.tracer = provider.get_tracer("ponder", __version__)
         self.metrics: Instruments = instruments_for(settings.meter_provider)
-        self.scrubber = Scrubber() if settings.capture_content else None
+        self.scrubber = (
+            Scrubber() if settings.capture_content and not settings.reasoning_captured else None
+        )
         self.backend = backend
         self.base = {
             "gen_ai.provider.name": _PROVIDERS.get(backend.profile.name, backend.profile.name),

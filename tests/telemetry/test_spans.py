@@ -180,3 +180,33 @@ async def test_tracing_off_exports_nothing() -> None:
         assert otel.finished() == [] and otel.metric_points() == {}
     finally:
         otel_gen.close()
+
+
+async def test_counters_for_think_skips_tool_errors_and_retries(otel: Otel) -> None:
+    script = [
+        Turn(reasoning="", tool_calls=[ToolCallSpec("subtract", {"a": 1})]),
+        Turn(status=503),
+        Turn(reasoning="Use add instead.", content="I only have add."),
+    ]
+    with FakeModelServer(script, shape="deepseek") as server:
+        async with backend_for(server, "deepseek") as backend:
+            result = await Agent(backend, [add]).arun("1 - 1?")
+    assert result.ok and result.tool_calls[0].error_kind == "unknown_tool"
+    points = otel.metric_points()
+    [skips] = points["ponder.think_skips"]
+    assert skips.value == 1 and skips.attributes["gen_ai.provider.name"] == "deepseek"
+    [errors] = points["ponder.tool.errors"]
+    assert errors.value == 1
+    assert errors.attributes == {"error.type": "unknown_tool", "gen_ai.tool.name": "subtract"}
+    [retries] = points["ponder.retries"]
+    assert retries.value == 1 and retries.attributes["ponder.retry.kind"] == "transport"
+    chats = sorted(otel.by_operation("chat"), key=lambda s: attr(s, "ponder.step"))
+    assert [attr(c, "ponder.think_skipped") for c in chats] == [True, False]
+    assert [attr(c, "ponder.retries") for c in chats] == [0, 1]
+    [retry] = [e for e in chats[1].events if e.name == "ponder.retry"]
+    assert retry.attributes["ponder.retry.attempt"] == 1
+    assert "ponder.retry.reason" not in retry.attributes  # content capture is off
+    [tool] = otel.by_operation("execute_tool")
+    assert attr(tool, "error.type") == "unknown_tool" and attr(tool, "ponder.tool.ok") is False
+    [run] = otel.by_operation("invoke_agent")
+    assert attr(run, "ponder.retries") == 1

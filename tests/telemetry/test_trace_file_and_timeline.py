@@ -1,4 +1,4 @@
-"""``ponder run --trace FILE`` writes the run's spans as JSON lines; ``ponder trace FILE`` reads them.
+"""``ponder run --trace FILE`` writes a run's spans as JSON lines; ``ponder trace FILE`` shows them.
 
 Real subprocesses against the loopback fake model, as a user runs them.
 """
