@@ -210,3 +210,20 @@ async def test_counters_for_think_skips_tool_errors_and_retries(otel: Otel) -> N
     assert attr(tool, "error.type") == "unknown_tool" and attr(tool, "ponder.tool.ok") is False
     [run] = otel.by_operation("invoke_agent")
     assert attr(run, "ponder.retries") == 1
+
+
+async def test_a_profile_correction_is_on_the_call_and_the_run(otel: Otel) -> None:
+    from ponder.backends import get_profile
+
+    stale = get_profile("deepseek").with_overrides(replay="never", replay_placeholder=False)
+    with FakeModelServer(script(), shape="deepseek") as server:
+        async with backend_for(server, "deepseek", model="deepseek-v4-pro", profile=stale) as b:
+            result = await Agent(b, [add]).arun("What is 20 + 22?")
+    assert result.ok
+    chats = sorted(otel.by_operation("chat"), key=lambda s: attr(s, "ponder.step"))
+    corrected = [attr(c, "ponder.profile_corrected_fields") for c in chats]
+    assert corrected[0] is None and corrected[2] is None
+    assert corrected[1] is not None and "replay" in corrected[1]
+    [run] = otel.by_operation("invoke_agent")
+    assert attr(run, "ponder.profile_corrections") == len(corrected[1])
+    assert "replay" in attr(run, "ponder.profile_corrected_fields")
