@@ -36,8 +36,13 @@ from ponder.telemetry.settings import TelemetrySettings
 __all__ = ["ChatCall", "RunTrace"]
 
 _BUDGETS = frozenset({"max_steps", "max_tool_calls", "max_tokens", "wall_time", "invalid_json"})
-_PROVIDERS = {"deepseek": "deepseek", "deepseek-r1": "deepseek", "openai": "openai"}
-"""ponder profile → the conventions' ``gen_ai.provider.name`` where one is defined."""
+_PROVIDERS = {
+    "deepseek": "deepseek",
+    "deepseek-r1": "deepseek",
+    "openai": "openai",
+    "ollama-native": "ollama",
+}
+"""ponder profile → ``gen_ai.provider.name`` (the conventions' value where one is defined)."""
 
 
 class _Result(Protocol):
@@ -78,14 +83,14 @@ def _server(backend: ChatBackend) -> dict[str, Any]:
     return {"server.address": parts.hostname, "server.port": port}
 
 
-def _usage_attributes(usage: Usage) -> dict[str, int]:
+def _usage_attributes(usage: Usage, *, cache: bool = True) -> dict[str, int]:
     attributes = {
         "gen_ai.usage.input_tokens": usage.prompt_tokens,
         "gen_ai.usage.output_tokens": usage.completion_tokens,
     }
     if usage.reasoning_tokens is not None:
         attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
-    if usage.cached_tokens is not None:
+    if cache and usage.cached_tokens is not None:
         attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
     return attributes
 
@@ -120,11 +125,12 @@ class RunTrace:
             "gen_ai.request.model": backend.model,
             **_server(backend),
         }
+        # the invoke-agent internal span carries no provider or server (conventions #289)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": agent_name,
             "gen_ai.conversation.id": thread_id,
-            **self.base,
+            "gen_ai.request.model": backend.model,
         }
         if settings.capture_content:
             message = {"role": "user", "parts": [{"type": "text", "content": question}]}
@@ -194,7 +200,7 @@ class RunTrace:
             "ponder.retries": self.retries,
             "ponder.json_retries": json_retries,
             "ponder.profile_corrections": len(self.corrections),
-            **_usage_attributes(result.usage),
+            **_usage_attributes(result.usage, cache=False),
         }
         if self.corrections:
             attributes["ponder.profile_corrected_fields"] = sorted(set(self.corrections))
