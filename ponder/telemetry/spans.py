@@ -149,10 +149,6 @@ class RunTrace:
 
     # ------------------------------------------------------------ safe text
 
-    def content(self, text: str) -> str | None:
-        """Message content (built without reasoning) when content capture is on."""
-        return text if self.settings.capture_content else None
-
     def safe_text(self, text: str) -> str | None:
         """Free text of unknown origin (an error message): ``None`` without content
         capture, else with this run's reasoning scrubbed out unless that is captured."""
@@ -242,12 +238,11 @@ class RunTrace:
                 "ponder.step": step,
                 "ponder.tool.ok": result.ok,
             }
-            arguments = self.content(dumps(result.arguments))
-            if arguments is not None:
-                attributes["gen_ai.tool.call.arguments"] = arguments
-            output = self.content(result.output) if result.ok else self.safe_text(result.output)
-            if output is not None and result.ok:
-                attributes["gen_ai.tool.call.result"] = output
+            if self.settings.capture_content:
+                attributes["gen_ai.tool.call.arguments"] = dumps(result.arguments)
+                if result.ok:
+                    attributes["gen_ai.tool.call.result"] = result.output
+            output = None if result.ok else self.safe_text(result.output)
             span = self.tracer.start_span(
                 f"execute_tool {result.name}",
                 context=self.context,
