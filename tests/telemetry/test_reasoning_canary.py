@@ -33,6 +33,7 @@ from ponder.graphs import Budgets, ReasoningEvent
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 
 MODEL = "deepseek-v4-pro"  # DeepSeek V4 gets reasoning back within the tool loop
+API_KEY = "sk-telemetry-canary-key-5e0c"
 
 
 @dataclass
@@ -136,7 +137,7 @@ async def test_normal_run(capture: Capture, canary: str) -> None:
         Turn(reasoning=f"{canary} done", content="The sum is 42."),
     ]
     with FakeModelServer(script, shape="deepseek") as server:
-        async with backend_for(server, "deepseek", model=MODEL) as backend:
+        async with backend_for(server, "deepseek", model=MODEL, api_key=API_KEY) as backend:
             agent = Agent(backend, [_tool_watching_baggage(capture)])
             reasoning, result = await _collect(agent, "What is 20 + 22?")
         replayed = json.dumps([r.body for r in server.requests])
@@ -144,7 +145,7 @@ async def test_normal_run(capture: Capture, canary: str) -> None:
     assert result.ok and canary in "".join(reasoning) and canary in replayed  # live in the run
     assert "baggage" not in headers and capture.baggage_seen == [{}, {}]
     assert "The sum is 42." in capture.exported()  # content capture is on
-    assert canary not in capture.exported()
+    assert canary not in capture.exported() and API_KEY not in capture.exported()
 
 
 async def test_tool_raising_with_its_arguments(capture: Capture, canary: str) -> None:
@@ -175,7 +176,8 @@ async def test_backend_error_echoing_the_prompt(capture: Capture, canary: str) -
         return Turn(status=500, error_message=f"cannot serve {json.dumps(body['messages'])}")
 
     with FakeModelServer(script, shape="deepseek") as server:
-        async with backend_for(server, "deepseek", model=MODEL, max_retries=1) as backend:
+        options = {"model": MODEL, "max_retries": 1, "api_key": API_KEY}
+        async with backend_for(server, "deepseek", **options) as backend:
             agent = Agent(backend, [add], system_prompt="")
             with pytest.raises(ServerError) as raised:
                 await _collect(agent, "1 + 2?")
@@ -188,7 +190,7 @@ async def test_backend_error_echoing_the_prompt(capture: Capture, canary: str) -
     assert "[reasoning redacted]" in event.attributes["exception.message"]
     [run] = capture.otel.by_operation("invoke_agent")
     assert attr(run, "ponder.outcome") == "error"
-    assert canary not in capture.exported()
+    assert canary not in capture.exported() and API_KEY not in capture.exported()
 
 
 async def test_json_mode_retry(capture: Capture, canary: str) -> None:
