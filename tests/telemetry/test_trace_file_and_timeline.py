@@ -41,6 +41,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean
 
 
+@pytest.mark.slow
 def test_run_writes_a_trace_that_ponder_trace_prints(env: dict[str, str], tmp_path: Path) -> None:
     script = [
         Turn(reasoning=f"{CANARY} check", tool_calls=[ToolCallSpec("check_proof", CLAIM)]),

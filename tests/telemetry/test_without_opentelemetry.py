@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 PROGRAM = textwrap.dedent(
     """
     import asyncio, importlib.abc, sys
@@ -47,6 +49,7 @@ PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_run_without_opentelemetry() -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM],
