@@ -17,6 +17,7 @@ from ponder.cli._common import (
     make_backend_from,
     open_memory,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from ponder.agents import StreamingAgent
@@ -50,6 +51,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--no-page", action="store_true", help="do not serve the chat page at / (APIs only)"
     )
+    add_telemetry_options(serve, trace_file=False)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -77,5 +79,6 @@ def main(args: argparse.Namespace) -> int:
         allow_reasoning=args.allow_reasoning,
         page=not args.no_page,
     )
-    serve(args.host, args.port, app)
+    with telemetry_from(args):
+        serve(args.host, args.port, app)
     return EXIT_OK
