@@ -57,7 +57,7 @@ def tool_turns(reasoning: str = "thinking") -> list[Turn]:
 
 
 async def test_auth_limits_busy_threads_and_the_page(memory: MemoryStore) -> None:
-    slow = Turn(content="slowly", delay_s=0.05, chunk_chars=1)
+    slow = Turn(content="slowly " * 40, delay_s=0.05, chunk_chars=1)  # ~14 s unless cancelled
     async with (
         fake_agent([slow, *tool_turns()], memory) as (agent, _),
         serving(
@@ -86,7 +86,8 @@ async def test_auth_limits_busy_threads_and_the_page(memory: MemoryStore) -> Non
         # one run per thread, whichever protocol asks
         ask = {"question": "q", "thread_id": "busy"}
         async with http.stream("POST", "/agents/calc/runs/stream", json=ask) as running:
-            async for line in running.aiter_lines():
+            lines = running.aiter_lines()  # held: a collected iterator would close the stream
+            async for line in lines:
                 if line.startswith("event: answer_delta"):
                     break
             for path, body in [
@@ -94,7 +95,7 @@ async def test_auth_limits_busy_threads_and_the_page(memory: MemoryStore) -> Non
                 ("/agents/calc/ui-message-stream", vercel_body("busy")),
             ]:
                 refused = await http.post(path, json=body)
-                assert refused.status_code == 409
+                assert refused.status_code == 409, (path, refused.text[:600])
                 assert refused.json()["error"]["type"] == "thread_busy"
             listed = (await http.get("/threads")).json()["threads"]
             assert listed == []  # the running turn is not saved until it completes
