@@ -115,19 +115,19 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
 def _error(exc: BaseException, limit: int) -> dict[str, str]:
     try:
         name = str(type(exc).__name__)
-    except BaseException:  # noqa: BLE001 - user code controls the type
+    except BaseException:
         name = "Exception"
     try:
         message = str(exc)
         if not isinstance(message, str):  # a str subclass with tricks
             raise TypeError
         message = "".join(message)
-    except BaseException:  # noqa: BLE001 - __str__ is user code: it may raise anything
+    except BaseException:
         message = f"<exception {name} whose str() raised>"
     try:
         tb = _user_frames(exc.__traceback__)
         text = "".join(traceback.format_exception(type(exc), exc, tb))
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         text = f"{name}: {message}\n"
     if len(text) > limit:
         half = limit // 2
@@ -172,7 +172,7 @@ class _Kernel:
                     if len(value) > self._limit:
                         value_cut = len(value) - self._limit
                         value = f"{value[: self._limit]}… [{value_cut} characters cut]"
-        except BaseException as exc:  # noqa: BLE001 - every failure of user code is a result
+        except BaseException as exc:
             error = _error(exc, self._limit)
             del exc
         finally:
@@ -192,8 +192,15 @@ class _Kernel:
 
 def _copy_seed(seed: str | None) -> None:
     """Copy the read-only seed folder into the work folder (the box's own tmpfs)."""
-    if seed is not None:
-        shutil.copytree(seed, ".", symlinks=True, dirs_exist_ok=True)
+    if seed is None:
+        return
+    for entry in os.scandir(seed):  # entry by entry: "." itself is the box's, not ours
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, entry.name, symlinks=True)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry.path), entry.name)
+        else:
+            shutil.copy2(entry.path, entry.name)
 
 
 def _exec_command(argv: list[str], site_dirs: list[str]) -> None:

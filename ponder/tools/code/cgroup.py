@@ -27,7 +27,10 @@ __all__ = ["SessionCgroup", "create_cgroup"]
 _ROOT = Path("/sys/fs/cgroup")
 _V1_CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
 _V2_CONTROLLERS = ("memory", "pids")
-_ENTER = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"'
+_ENTER = (  # join each group named before "--", then exec the rest
+    'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; '
+    'shift; exec "$@"'
+)
 
 
 class SessionCgroup:

@@ -35,7 +35,6 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -191,7 +190,7 @@ class LocalSandbox:
             workdir = self._host_tmp = Path(tempfile.mkdtemp(prefix="ponder-box-"))
             if self._seed is not None:
                 shutil.copytree(self._seed, workdir, symlinks=True, dirs_exist_ok=True)
-        config = {
+        config: dict[str, Any] = {
             "mode": "session",
             "limits": {
                 "cpu_s": self.limits.cpu_s,
