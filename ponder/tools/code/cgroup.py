@@ -73,8 +73,11 @@ class SessionCgroup:
         """SIGKILL every process in the group except ``keep``; True once only those remain.
 
         The group is frozen while its members are listed and signalled, so a
-        fork cannot slip between the listing and the kill.
+        fork cannot slip between the listing and the kill. When the first
+        listing holds only ``keep``, nothing else existed then: no freeze needed.
         """
+        if not self.pids() - keep:
+            return True
         for _ in range(rounds):
             self._freeze(True)
             try:

@@ -260,7 +260,7 @@ class LocalSandbox:
                 "killed; the next call starts a fresh session",
                 "",
             )
-        elif self._cpu_used() > self.limits.cpu_s:
+        elif self._cpu_used() > self._cpu_budget_s():
             await self._stop()
             error = ExecutionError("CPUTimeExceeded", self._cpu_message(), "")
         return ExecutionResult(**reply, error=error, state_lost=state_lost, duration_s=duration)
@@ -291,9 +291,13 @@ class LocalSandbox:
             done, _ = await asyncio.wait({exchange}, timeout=min(_CPU_POLL_S, left))
             if done:
                 return exchange.result()
-            if box.cgroup is not None and box.cgroup.cpu_s() > self.limits.cpu_s:
+            if box.cgroup is not None and box.cgroup.cpu_s() > self._cpu_budget_s():
                 exchange.cancel()
                 raise _CpuExceeded
+
+    def _cpu_budget_s(self) -> float:
+        """The session's CPU seconds: ``cpu_s`` plus the second of grace each process has."""
+        return self.limits.cpu_s + 1.0
 
     def _cpu_used(self) -> float:
         box = self._box

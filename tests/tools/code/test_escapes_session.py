@@ -211,3 +211,15 @@ async def test_the_box_sees_only_what_the_interpreter_needs(box: LocalSandbox) -
     interpreter = (sys.base_prefix, *(p for p in sys.path if p.endswith("site-packages")))
     assert all(m in interpreter for m in extra), extra
     assert "ro," in next(line for line in listing.splitlines() if " /usr " in line)
+
+
+async def test_without_cgroups_leftover_processes_are_still_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback: the box's PID namespace is scanned instead of its cgroup."""
+    monkeypatch.setattr("ponder.tools.code.box.create_cgroup", lambda **_: None)
+    async with LocalSandbox(limits=SMALL) as box:
+        alone = (await box.run(LIST_PROCESSES)).value
+        assert (await box.run(BACKGROUND)).ok
+        after = await box.run(LIST_PROCESSES)
+        assert after.value == alone and not after.state_lost
