@@ -62,6 +62,9 @@ async def run_command(
         await asyncio.wait_for(box.proc.wait(), timeout_s)
     except TimeoutError:
         timed_out = True
+    except BaseException:  # cancelled: nothing of the box may outlive the call
+        reader.cancel()
+        raise
     finally:
         kill_box(box)  # the command's leftovers too, before anything else happens
     with contextlib.suppress(TimeoutError):
