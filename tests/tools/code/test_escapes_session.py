@@ -168,6 +168,7 @@ async def test_tmp_and_the_work_folder_have_size_caps() -> None:
             assert code == "ENOSPC" and int(written) <= 64
 
 
+@pytest.mark.slow
 async def test_cpu_is_bounded_across_forked_processes() -> None:
     need_cgroups()
     spin = (

@@ -14,6 +14,8 @@ import pytest
 from ponder.tools.proof import check_proof
 from ponder.tools.proof.worker import ProcessPool
 
+pytestmark = [pytest.mark.slow]
+
 BOUND_S = 15.0  # a hang guard, not a speed claim
 
 
