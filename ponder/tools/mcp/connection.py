@@ -157,16 +157,17 @@ class _Live:
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
                 live.client = await asyncio.shield(live.ready)
         except BaseException as exc:
+            stderr = live.stderr_tail()
             await live.close()
             if isinstance(exc, TimeoutError):
                 raise McpUnavailable(
                     f"MCP server {server.name!r} did not answer within {_CONNECT_TIMEOUT_S:g} s"
-                    + live.stderr_tail()
+                    + stderr
                 ) from None
             if isinstance(exc, Exception):
                 raise McpUnavailable(
                     f"cannot start MCP server {server.name!r} ({_target(server)}): "
-                    f"{_describe(exc)}" + live.stderr_tail()
+                    f"{_describe(exc)}" + stderr
                 ) from None
             raise
         return live

@@ -11,6 +11,7 @@ from typing import Self
 from ponder.tools.mcp.config import ServerSpec, parse_server, tool_name, unique_names
 from ponder.tools.mcp.connection import McpConnection
 from ponder.tools.mcp.tool import McpTool
+from ponder.tools.toolbox import ToolBox
 
 __all__ = ["McpToolset"]
 
@@ -37,6 +38,7 @@ class McpToolset:
         self.connections = [McpConnection(spec) for spec in unique_names(specs)]
         self._max_output_chars = max_output_chars
         self._tools: list[McpTool] | None = None
+        self._added_to: weakref.WeakSet[ToolBox] = weakref.WeakSet()
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -55,6 +57,13 @@ class McpToolset:
                 listed = await asyncio.gather(*(self._list(c) for c in self.connections))
                 self._tools = [tool for tools in listed for tool in tools]
         return list(self._tools)
+
+    async def add_tools_to(self, box: ToolBox) -> None:
+        """Put the tools in ``box`` (once, however often this is called)."""
+        tools = await self.tools()
+        if box not in self._added_to:
+            self._added_to.add(box)
+            box.add(tools)
 
     async def aclose(self) -> None:
         """End every session (a later call would start them again)."""
