@@ -1,0 +1,125 @@
+"""An agent calling MCP tools through the whole loop: fake model on loopback, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp_helpers import SERVER_SCRIPT, serve_http
+
+from ponder.agents import Agent
+from ponder.backends import OpenAICompatibleBackend
+from ponder.testing import FakeModelServer, ToolCallSpec, Turn
+from ponder.tools.mcp import HttpServer, StdioServer
+
+pytestmark = pytest.mark.slow
+
+CANARY = "CANARY-mcp-client-reasoning-51c2"
+STDIO = StdioServer(sys.executable, (str(SERVER_SCRIPT), "stdio"), name="calc")
+
+
+def backend_for(server: FakeModelServer, profile: str) -> OpenAICompatibleBackend:
+    return OpenAICompatibleBackend(
+        base_url=server.base_url, model="fake-r1", api_key="sk-test", profile=profile
+    )
+
+
+def tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in body["messages"] if m["role"] == "tool"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "profile"), [("deepseek", "deepseek"), ("raw", "openai-compatible")]
+)
+async def test_an_agent_calls_an_mcp_tool_through_the_loop(
+    shape: str, profile: str, tmp_path: Path
+) -> None:
+    script = [
+        Turn(
+            reasoning=f"{CANARY} add them",
+            tool_calls=[ToolCallSpec("calc__add", {"a": 20, "b": 22})],
+        ),
+        Turn(reasoning=f"{CANARY} got it", content="The sum is 42."),
+    ]
+    with serve_http(tmp_path) as (url, log), FakeModelServer(script, shape=shape) as model:
+        async with backend_for(model, profile) as backend:
+            servers = [HttpServer(url, name="calc")]
+            async with Agent(backend, mcp_servers=servers) as agent:
+                result = await agent.arun("What is 20 + 22?")
+        calls = [line for line in log.read_text().splitlines() if "tools/call" in line]
+        assert CANARY not in log.read_text()  # nothing of the reasoning reached the server
+    assert result.ok and result.answer == "The sum is 42."
+    [record] = result.tool_calls
+    assert record.name == "calc__add" and record.ok
+    [call] = calls
+    assert json.loads(call)["params"]["arguments"] == {"a": 20, "b": 22}
+    sent = [spec["function"]["name"] for spec in model.requests[0].body["tools"]]
+    assert "calc__add" in sent
+    [message] = tool_messages(model.requests[1].body)
+    assert "untrusted data" in message["content"] and "\n42\n" in message["content"]
+
+
+async def test_a_failed_mcp_call_lets_the_model_carry_on(tmp_path: Path) -> None:
+    script = [
+        Turn(reasoning="try", tool_calls=[ToolCallSpec("calc__add", {"a": "x", "b": 1})]),
+        Turn(reasoning="crash it", tool_calls=[ToolCallSpec("calc__crash", {})]),
+        Turn(reasoning="again", tool_calls=[ToolCallSpec("calc__add", {"a": 1, "b": 1})]),
+        Turn(reasoning="done", content="1 + 1 = 2."),
+    ]
+    with FakeModelServer(script, shape="deepseek") as model:
+        async with (
+            backend_for(model, "deepseek") as backend,
+            Agent(backend, mcp_servers=[STDIO]) as agent,
+        ):
+            result = await agent.arun("add")
+    assert result.ok and result.answer == "1 + 1 = 2."
+    assert [r.ok for r in result.tool_calls] == [False, False, True]
+    errors = [m["content"] for m in tool_messages(model.requests[3].body)]
+    assert "is not of type 'integer'" in errors[0]
+    assert "disconnected during the call" in errors[1]
+
+
+def test_ponder_run_with_mcp_servers(tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    command = {"command": sys.executable, "args": [str(SERVER_SCRIPT), "stdio"]}
+    config.write_text(json.dumps({"mcpServers": {"filed": command}}))
+    script = [
+        Turn(reasoning="r", tool_calls=[ToolCallSpec("calc__add", {"a": 1, "b": 2})]),
+        Turn(reasoning="r", tool_calls=[ToolCallSpec("filed__add", {"a": 3, "b": 4})]),
+        Turn(reasoning="r", content="3 and 7."),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
+    env.update(HOME=str(tmp_path), PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'm.db'}")
+    with FakeModelServer(script, shape="vllm") as model:
+        mcp_value = f"calc={sys.executable} {SERVER_SCRIPT} stdio"
+        done = subprocess.run(
+            [sys.executable, "-m", "ponder", "run", "add", "--base-url", model.base_url,
+             "--model", "r1", "--mcp", mcp_value, "--mcp-config", str(config), "--json"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["answer"] == "3 and 7."
+    assert [(c["name"], c["ok"]) for c in out["tool_calls"]] == [
+        ("calc__add", True),
+        ("filed__add", True),
+    ]
+
+
+def test_ponder_run_reports_a_server_that_cannot_start_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
+    env.update(HOME=str(tmp_path), PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'm.db'}")
+    with FakeModelServer([Turn(content="unused")], shape="vllm") as model:
+        done = subprocess.run(
+            [sys.executable, "-m", "ponder", "run", "q", "--base-url", model.base_url,
+             "--model", "r1", "--mcp", "/no/such/mcp-server --flag"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "cannot start MCP server 'server' (/no/such/mcp-server --flag)" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
