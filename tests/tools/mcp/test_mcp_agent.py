@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from mcp_helpers import SERVER_SCRIPT, serve_http
 
 from ponder.agents import Agent
 from ponder.backends import OpenAICompatibleBackend
+from ponder.cli import main as cli_main
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 from ponder.tools.mcp import HttpServer, StdioServer
 
@@ -84,6 +86,27 @@ async def test_a_failed_mcp_call_lets_the_model_carry_on(tmp_path: Path) -> None
     assert "disconnected during the call" in errors[1]
 
 
+def ponder_run(*args: str) -> tuple[int, str, str]:
+    """``ponder run ARGS`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as exited,
+    ):
+        cli_main(["run", *args])
+    return int(exited.value.code or 0), out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith(("PONDER_", "DEEPSEEK_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PONDER_MEMORY_URL", f"sqlite:///{tmp_path / 'm.db'}")
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_ponder_run_with_mcp_servers(tmp_path: Path) -> None:
     config = tmp_path / "mcp.json"
     command = {"command": sys.executable, "args": [str(SERVER_SCRIPT), "stdio"]}
@@ -93,33 +116,28 @@ def test_ponder_run_with_mcp_servers(tmp_path: Path) -> None:
         Turn(reasoning="r", tool_calls=[ToolCallSpec("filed__add", {"a": 3, "b": 4})]),
         Turn(reasoning="r", content="3 and 7."),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    env.update(HOME=str(tmp_path), PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'm.db'}")
     with FakeModelServer(script, shape="vllm") as model:
         mcp_value = f"calc={sys.executable} {SERVER_SCRIPT} stdio"
-        done = subprocess.run(
-            [sys.executable, "-m", "ponder", "run", "add", "--base-url", model.base_url,
-             "--model", "r1", "--mcp", mcp_value, "--mcp-config", str(config), "--json"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+        code, out, err = ponder_run(
+            "add", "--base-url", model.base_url, "--model", "r1",
+            "--mcp", mcp_value, "--mcp-config", str(config), "--json",
         )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert out["answer"] == "3 and 7."
-    assert [(c["name"], c["ok"]) for c in out["tool_calls"]] == [
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["answer"] == "3 and 7."
+    assert [(c["name"], c["ok"]) for c in result["tool_calls"]] == [
         ("calc__add", True),
         ("filed__add", True),
     ]
 
 
-def test_ponder_run_reports_a_server_that_cannot_start_in_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    env.update(HOME=str(tmp_path), PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'm.db'}")
+@pytest.mark.usefixtures("cli_env")
+def test_ponder_run_reports_a_server_that_cannot_start_in_one_line() -> None:
     with FakeModelServer([Turn(content="unused")], shape="vllm") as model:
-        done = subprocess.run(
-            [sys.executable, "-m", "ponder", "run", "q", "--base-url", model.base_url,
-             "--model", "r1", "--mcp", "/no/such/mcp-server --flag"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+        code, _out, err = ponder_run(
+            "q", "--base-url", model.base_url, "--model", "r1",
+            "--mcp", "/no/such/mcp-server --flag",
         )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    assert "cannot start MCP server 'server' (/no/such/mcp-server --flag)" in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert code == 2, err
+    assert "cannot start MCP server 'server' (/no/such/mcp-server --flag)" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
