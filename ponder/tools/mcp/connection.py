@@ -125,6 +125,8 @@ class McpConnection:
                 self._live = None
                 if live.loop is loop:
                     await live.close()
+                else:  # its loop is gone (asyncio.run ended), and its process with it
+                    live.discard()
             if self._live is None:
                 self._live = await _Live.start(self.server)
             return self._live
@@ -190,13 +192,20 @@ class _Live:
         return call.result()
 
     async def close(self) -> None:
+        if asyncio.get_running_loop() is not self.loop:
+            self.discard()
+            return
         self.stop.set()
-        if not self.task.done() and asyncio.get_running_loop() is self.loop:
+        if not self.task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self.task), timeout=10)
             except TimeoutError:
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget a session whose event loop has ended."""
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None

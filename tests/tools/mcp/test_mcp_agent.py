@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -15,9 +16,11 @@ from mcp_helpers import SERVER_SCRIPT, serve_http
 
 from ponder.agents import Agent
 from ponder.backends import OpenAICompatibleBackend
+from ponder.backends.types import ToolCall
 from ponder.cli import main as cli_main
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
-from ponder.tools.mcp import HttpServer, StdioServer
+from ponder.tools import ToolBox
+from ponder.tools.mcp import HttpServer, McpToolset, StdioServer
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +144,15 @@ def test_ponder_run_reports_a_server_that_cannot_start_in_one_line() -> None:
     assert code == 2, err
     assert "cannot start MCP server 'server' (/no/such/mcp-server --flag)" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_toolset_reconnects_in_each_new_event_loop() -> None:
+    """``asyncio.run`` per call (as ``Agent.run`` does): each loop gets its own session."""
+    toolset = McpToolset([STDIO])
+    box = ToolBox(asyncio.run(toolset.tools()))
+    call = ToolCall(id="1", name="calc__pid", arguments="{}")
+    first = asyncio.run(box.run(call))
+    second = asyncio.run(box.run(call))
+    asyncio.run(toolset.aclose())
+    assert first.ok and second.ok, (first.output, second.output)
+    assert first.output != second.output  # the first loop's server ended with its loop
