@@ -11,34 +11,28 @@ from typing import Any
 
 import httpx
 import pytest
-from capabilities import missing
 from pydantic import BaseModel
 from server_harness import fake_agent, last_user_text, serving
 
+from ponder.backends.types import ToolCall
 from ponder.memory import MemoryStore
+from ponder.server import create_app
 from ponder.testing import FakeModelServer, Turn
 
-try:
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-    from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
-    from mcp_types import ProgressNotificationParams, TextContent
-except ImportError:  # pragma: no cover - the dev extra installs it
-    Client = None  # type: ignore[assignment,misc]
+pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'ponder[mcp]')")
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import ProgressNotificationParams, TextContent
 
-from ponder.server import create_app
+from ponder.tools import ToolBox
+from ponder.tools.mcp import HttpServer, McpToolset, McpUnavailable
 
 pytestmark = pytest.mark.slow
 
 CANARY = "CANARY-mcp-reasoning-7f3a"
 TOKEN = "tok-mcp-1"
-
-
-@pytest.fixture(autouse=True)
-def _sdk() -> None:
-    if Client is None:
-        missing("the mcp SDK", "pip install 'ponder[mcp]'")
 
 
 class Verdict(BaseModel):
@@ -116,6 +110,15 @@ async def test_agents_over_streamable_http(
                         ) as client:
                             await client.list_tools()
                 assert "missing or invalid bearer token" in repr(refused.value)
+            # ponder's own MCP client, with the token as a header, and without it
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with McpToolset([HttpServer(url, name="p", headers=headers)]) as mcp:
+                box = ToolBox(mcp.tools_loaded)
+                call = ToolCall(id="1", name="p__tutor", arguments='{"question": "hi"}')
+                through_ponder = await box.run(call)
+            with pytest.raises(McpUnavailable, match="missing or invalid bearer token"):
+                await McpToolset([HttpServer(url, name="p")]).tools()
+    assert through_ponder.ok and "\nAnswer to hi\n" in through_ponder.output
     wire = json.dumps([r.model_dump(mode="json") for r in received])
     assert CANARY not in wire
     assert_no_canary(memory_db.parent, log_file)
@@ -159,8 +162,6 @@ async def test_ponder_mcp_over_stdio(tmp_path: Path) -> None:
         ]  # fmt: skip
         parameters = StdioServerParameters(command=sys.executable, args=command, env=env)
         with open(stderr, "w", encoding="utf-8") as errlog:  # noqa: ASYNC230 - a test log
-            from mcp.client.stdio import stdio_client
-
             async with Client(stdio_client(parameters, errlog=errlog), cache=None) as client:
                 tools = [t.name for t in (await client.list_tools()).tools]
                 assert tools == ["react"]

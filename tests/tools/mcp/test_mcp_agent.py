@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from mcp_helpers import SERVER_SCRIPT, serve_http
 
+pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'ponder[mcp]')")
+
 from ponder.agents import Agent
 from ponder.backends import OpenAICompatibleBackend
 from ponder.backends.types import ToolCall

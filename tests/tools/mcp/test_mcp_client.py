@@ -12,6 +12,8 @@ import pytest
 import pytest_asyncio
 from mcp_helpers import SERVER_SCRIPT, serve_http
 
+pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'ponder[mcp]')")
+
 from ponder.backends.types import ToolCall
 from ponder.tools import ToolBox
 from ponder.tools.mcp import HttpServer, McpToolset, McpUnavailable, StdioServer

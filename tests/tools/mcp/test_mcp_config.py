@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'ponder[mcp]')")
+
 from ponder.cli._common import CliError, mcp_servers_from
 from ponder.tools.mcp import HttpServer, McpConfigError, StdioServer, load_config, parse_server
 from ponder.tools.mcp.config import tool_name, unique_names

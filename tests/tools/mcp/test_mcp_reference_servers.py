@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'ponder[mcp]')")
+
 from ponder.agents import Agent
 from ponder.backends import OpenAICompatibleBackend
 from ponder.backends.types import ToolCall
