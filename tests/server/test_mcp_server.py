@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from pydantic import BaseModel
 from server_harness import fake_agent, last_user_text, serving
@@ -23,7 +24,6 @@ pytest.importorskip("mcp", reason="the mcp SDK is not installed (pip install 'po
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import ProgressNotificationParams, TextContent
 
 from ponder.tools import ToolBox
@@ -53,7 +53,7 @@ def text_of(result: Any) -> str:
 
 def http_client(url: str, token: str | None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return create_mcp_http_client(headers=headers)
+    return httpx2.AsyncClient(headers=headers)
 
 
 async def test_agents_over_streamable_http(

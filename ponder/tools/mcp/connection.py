@@ -20,14 +20,13 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import IO, Any, TextIO, cast
 
+import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, Implementation
+from mcp_types import CONNECTION_CLOSED, CallToolResult, Implementation
 from mcp_types import Tool as McpToolInfo
-from mcp_types.jsonrpc import CONNECTION_CLOSED
 
 from ponder.tools._output import clip
 from ponder.tools.mcp.config import HttpServer, ServerSpec, StdioServer
@@ -40,6 +39,7 @@ _CONNECT_TIMEOUT_S = 60.0
 _MAX_PAGES = 100
 _STDERR_TAIL = 600
 _CLIENT_INFO = Implementation(name="ponder", version="0.1.0")
+_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # the SDK's defaults: responses may stream long
 
 
 class McpUnavailable(ConnectionError):
@@ -241,7 +241,7 @@ async def _client(server: ServerSpec, stderr: IO[str] | None) -> AsyncIterator[C
     """The SDK's client for ``server``, connected and initialised."""
     if isinstance(server, HttpServer):
         async with (
-            create_mcp_http_client(headers=dict(server.headers)) as http,
+            httpx2.AsyncClient(headers=dict(server.headers), timeout=_HTTP_TIMEOUT) as http,
             Client(
                 streamable_http_client(server.url, http_client=http),
                 client_info=_CLIENT_INFO,
