@@ -158,10 +158,16 @@ async def test_a_hanging_call_times_out_and_the_server_stays_usable(
     assert after.ok and "\n2\n" in after.output
 
 
-async def test_only_the_model_arguments_reach_the_server(tmp_path: Path) -> None:
+async def test_two_servers_never_collide_and_only_the_model_arguments_reach_them(
+    stdio_spec: StdioServer, tmp_path: Path
+) -> None:
     with serve_http(tmp_path) as (url, log):
-        async with McpToolset([HttpServer(url, name="t", headers={"X-Token": "abc"})]) as mcp:
-            result = await call(ToolBox(mcp.tools_loaded), "t__echo_arguments", {"text": "hi"})
+        servers = [stdio_spec, HttpServer(url, name="t", headers={"X-Token": "abc"})]
+        async with McpToolset(servers) as mcp:
+            names = [t.name for t in mcp.tools_loaded]
+            box = ToolBox(mcp.tools_loaded)
+            result = await call(box, "t_2__echo_arguments", {"text": "hi"})
+    assert len(names) == len(set(names)) and "t__add" in names and "t_2__add" in names
     assert json.loads(result.output.split("\n")[2]) == {"text": "hi", "count": 1}
     calls = [json.loads(line) for line in log.read_text().splitlines() if '"tools/call"' in line]
     assert len(calls) == 1
@@ -181,14 +187,3 @@ async def test_a_failing_server_reports_its_stderr(tmp_path: Path) -> None:
     script.write_text("import sys\nprint('missing config file /etc/x', file=sys.stderr)\n")
     with pytest.raises(McpUnavailable, match="missing config file /etc/x"):
         await McpToolset([StdioServer(sys.executable, (str(script),), name="bad")]).tools()
-
-
-async def test_two_servers_never_collide(stdio_spec: StdioServer, tmp_path: Path) -> None:
-    with serve_http(tmp_path) as (url, _log):
-        servers = [stdio_spec, HttpServer(url, name="t")]
-        async with McpToolset(servers) as mcp:
-            names = [t.name for t in mcp.tools_loaded]
-            box = ToolBox(mcp.tools_loaded)
-            second = await call(box, "t_2__add", {"a": 1, "b": 2})
-    assert len(names) == len(set(names)) and "t__add" in names and "t_2__add" in names
-    assert second.ok
