@@ -21,6 +21,7 @@ from ponder.tools.mcp.content import frame, neutralise, render_result
 __all__ = ["McpTool", "McpToolError"]
 
 _MAX_ERROR_CHARS = 2_000
+_MAX_DESCRIPTION_CHARS = 2_000
 
 
 class McpToolError(RuntimeError):
@@ -52,7 +53,7 @@ class McpTool(Tool):
         parameters = {k: v for k, v in info.input_schema.items() if k != "$schema"}
         parameters.setdefault("type", "object")
         parameters.setdefault("properties", {})
-        description = info.description or info.title or info.name
+        description = clip(info.description or info.title or info.name, _MAX_DESCRIPTION_CHARS)
         super().__init__(
             name=name,
             description=f"[MCP server {connection.server.name}] {description}",
