@@ -31,6 +31,7 @@ SCENARIOS = (
     "memory_store",
     "code_runner",
     "mcp_latency",
+    "tracing_overhead",
 )
 PACKAGES = (
     "ponder",
