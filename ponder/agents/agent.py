@@ -94,7 +94,10 @@ class Agent(StreamingAgent):
     and supplies the collapsed history of a thread. Without it, runs are
     independent. ``response_schema`` (a JSON Schema dict or a pydantic model)
     turns on JSON mode: the final answer must validate, and is returned as the
-    validated value.
+    validated value. ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
+    :class:`~ponder.tools.mcp.HttpServer` or ``--mcp``-style strings; needs
+    ``ponder[mcp]``) adds those servers' tools, listed at the first run; the
+    agent closes their sessions.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class Agent(StreamingAgent):
         strict_tools: bool = False,
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
+        mcp_servers: Iterable[Any] = (),
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -135,6 +139,9 @@ class Agent(StreamingAgent):
             "strict_tools": strict_tools,
         }
         self._closing = list(closing)
+        self._mcp = _mcp_toolset(mcp_servers)
+        if self._mcp is not None:
+            self._closing.append(self._mcp)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
 
@@ -154,6 +161,8 @@ class Agent(StreamingAgent):
         Closing the iterator early cancels the run; nothing is saved.
         """
         question = self._checked_question(question)
+        if self._mcp is not None:
+            await self._mcp.add_tools_to(self.toolbox)
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -278,6 +287,15 @@ class Agent(StreamingAgent):
             model=self.backend.model,
             reasoning=reasoning,
         )
+
+
+def _mcp_toolset(servers: Iterable[Any]) -> Any:
+    servers = list(servers)
+    if not servers:
+        return None
+    from ponder.tools.mcp import McpToolset
+
+    return McpToolset(servers)
 
 
 async def save_turn(

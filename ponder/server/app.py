@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+import importlib.util
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -31,6 +33,7 @@ def create_app(
     allow_reasoning: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     shutdown_timeout_s: float = 5.0,
+    mcp: bool | None = None,
     page: bool = True,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
@@ -44,16 +47,21 @@ def create_app(
     ``max_body_bytes`` get 413. The app does not close the agents or the
     memory it was given; at shutdown it cancels runs still in flight (after
     ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
-    The AG-UI and Vercel AI SDK streams are always served; the chat page at
-    ``/`` only when ``page`` is true.
+    ``mcp`` serves each agent as an MCP tool at ``/mcp`` (Streamable HTTP, same
+    bearer tokens; by default when the ``mcp`` SDK is installed). The AG-UI and
+    Vercel AI SDK streams are always served; the chat page at ``/`` only when
+    ``page`` is true.
     """
     manager = RunManager(agents, memory=memory)
     auth = BearerAuth(api_keys)
 
+    mcp_endpoint, mcp_lifespan = _mcp_mount(manager, auth, allow_reasoning, mcp)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await manager.shutdown(timeout_s=shutdown_timeout_s)
+        async with mcp_lifespan():
+            yield
+            await manager.shutdown(timeout_s=shutdown_timeout_s)
 
     app = FastAPI(
         title="ponder",
@@ -77,5 +85,20 @@ def create_app(
         native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
+    if mcp_endpoint is not None:
+        app.add_route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"])
     mount_ui(app, manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth, page=page)
     return app
+
+
+def _mcp_mount(
+    manager: RunManager, auth: BearerAuth, allow_reasoning: bool, wanted: bool | None
+) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The ``/mcp`` endpoint and its lifespan, or ``(None, a no-op)``."""
+    if wanted is None:
+        wanted = importlib.util.find_spec("mcp") is not None
+    if not wanted:
+        return None, nullcontext
+    from ponder.server.mcp import mcp_http_app, mcp_server
+
+    return mcp_http_app(mcp_server(manager, send_reasoning=allow_reasoning), auth)

@@ -86,6 +86,10 @@ class RunManager:
     def names(self) -> list[str]:
         return list(self._agents)
 
+    def source(self, name: str) -> AgentSource:
+        """The agent (or factory) served as ``name``."""
+        return self._agents[name]
+
     def check_agent(self, name: str) -> None:
         if name not in self._agents:
             raise ApiError(
