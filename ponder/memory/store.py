@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ponder.backends.types import AssistantMessage, UserMessage
+from ponder.backends.wellformed import well_formed
 from ponder.memory._uninterrupted import run_to_end, save_unless_cancelled
 from ponder.memory.migrations import MIGRATIONS, Migration, migrate
 from ponder.memory.models import (
@@ -97,7 +98,7 @@ class MemoryStore:
         tid = _check_thread_id(thread_id) if thread_id is not None else uuid.uuid4().hex
         if title is not None:
             _refuse_reasoning("title", title)
-            title = title.replace("\x00", "")
+            title = _storable(title)
         await self._ready()
         if await run_to_end(self._create_thread(tid, title)) is None:
             raise ValueError(f"thread {tid!r} already exists")
@@ -350,13 +351,27 @@ def _validated_turn(
     if finished_at < started_at:
         raise ValueError("finished_at is earlier than started_at")
     return {
-        "question": question.replace("\x00", ""),
-        "answer": answer.replace("\x00", ""),
-        "tool_calls": calls,
+        "question": _storable(question),
+        "answer": _storable(answer),
+        "tool_calls": [
+            call.model_copy(
+                update={
+                    "name": _storable(call.name),
+                    "arguments": _storable(call.arguments),
+                    "output_preview": _storable(call.output_preview),
+                }
+            )
+            for call in calls
+        ],
         "usage": usage_dict,
         "started_at": started_at.astimezone(UTC),
         "finished_at": finished_at.astimezone(UTC),
     }
+
+
+def _storable(text: str) -> str:
+    """Text any database can hold: no NUL, no lone surrogate (U+FFFD in its place)."""
+    return well_formed(text.replace("\x00", ""))
 
 
 def _title_from(question: str) -> str | None:
