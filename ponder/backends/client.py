@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -29,6 +29,7 @@ from ponder.backends.errors import (
     ResponseTooLargeError,
 )
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy, get_profile
+from ponder.backends.redact import reasoning_sent, redact_echoes
 from ponder.backends.retry import RetryPolicy
 from ponder.backends.sse import SSEJsonStream
 from ponder.backends.types import (
@@ -146,7 +147,7 @@ class OpenAICompatibleBackend:
         self._profile = profile
         self._base_url = base.rstrip("/")
         self._model = chosen
-        self._api_key = api_key or None
+        self._api_key = _checked_key(api_key)
         self._retry = RetryPolicy(
             max_retries=max_retries,
             initial_s=backoff_initial_s,
@@ -344,7 +345,7 @@ class OpenAICompatibleBackend:
         except httpx.DecodingError as exc:
             raise _undecodable(exc) from None
         if response.status_code >= 400:
-            raise self._http_error(response.status_code, body, response.headers)
+            raise self._http_error(response.status_code, body, response.headers, sent=wire.body)
         assembler = ResponseAssembler(
             self._profile, starts_in_thought=wire.starts_in_thought, model=wire.model
         )
@@ -364,7 +365,9 @@ class OpenAICompatibleBackend:
                 responded = True
                 if response.status_code >= 400:
                     body = await response.aread()
-                    raise self._http_error(response.status_code, body, response.headers)
+                    raise self._http_error(
+                        response.status_code, body, response.headers, sent=wire.body
+                    )
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # The server ignored "stream": true and sent one whole completion.
                     delta = self._parse_response(_json_object(await response.aread()))
@@ -397,11 +400,21 @@ class OpenAICompatibleBackend:
             raise self._http_error(response.status_code, response.content, response.headers)
         return _json_object(response.content)
 
-    def _http_error(self, status: int, body: bytes, headers: httpx.Headers) -> BackendError:
+    def _http_error(
+        self,
+        status: int,
+        body: bytes,
+        headers: httpx.Headers,
+        *,
+        sent: Mapping[str, Any] | None = None,
+    ) -> BackendError:
+        """A typed error whose message quotes neither the key nor reasoning we sent."""
         error = error_from_response(status, body, headers, provider=self._profile.name)
-        if self._api_key and self._api_key in error.message:
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
+        secrets = [self._api_key or "", *(reasoning_sent(sent) if sent is not None else ())]
+        cleaned = redact_echoes(error.message, secrets)
+        if cleaned != error.message:
+            error.message = cleaned
+            error.args = (cleaned,)
         return error
 
     def _transport_error(self, exc: httpx.TransportError, *, responded: bool) -> BackendError:
@@ -478,6 +491,18 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError(f"the response is JSON {type(data).__name__}, not an object")
     return data
+
+
+def _checked_key(key: str | None) -> str | None:
+    """The key, or ``ValueError`` (never quoting it) when no HTTP header could carry it."""
+    if not key:
+        return None
+    if any(not 0x21 <= ord(c) <= 0x7E for c in key):
+        raise ValueError(
+            "the API key contains whitespace or characters an HTTP header cannot carry "
+            "(a trailing newline from a file or a paste?); check the key"
+        )
+    return key
 
 
 def _undecodable(exc: httpx.DecodingError) -> ProtocolError:
