@@ -15,6 +15,7 @@ from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
 from ponder.server.runs import AgentSource, RunManager
+from ponder.server.tracing import TraceContextMiddleware
 
 __all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -66,8 +67,9 @@ def create_app(
     app.state.ponder = manager
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
-    if auth.enabled:  # outermost: nothing is read from a client without a key
+    if auth.enabled:  # before the body limit: nothing is read from a client without a key
         app.add_middleware(AuthMiddleware, auth=auth, open_paths={"/health"})
+    app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")
     async def health() -> JSONResponse:
