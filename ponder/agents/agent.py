@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
+from ponder.backends.wellformed import well_formed
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
@@ -160,7 +161,7 @@ class Agent(StreamingAgent):
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
         """
-        question = self._checked_question(question)
+        question = well_formed(self._checked_question(question))
         if self._mcp is not None:
             await self._mcp.add_tools_to(self.toolbox)
         thread_id = thread_id or uuid.uuid4().hex

@@ -21,6 +21,7 @@ from jsonschema.exceptions import ValidationError as SchemaViolation
 from jsonschema.exceptions import relevance
 
 from ponder.backends.types import ToolCall, ToolMessage, ToolSpec
+from ponder.backends.wellformed import well_formed
 from ponder.tools._output import clip, shorten, truncate
 from ponder.tools.base import Tool, ToolArgumentError, as_tool
 from ponder.tools.schema import drop_defaulted_nulls
@@ -110,7 +111,7 @@ class ToolBox:
         arguments: Any = call.parsed if call.parse_error is None else call.arguments
 
         def done(output: str, kind: ErrorKind | None, limit: int) -> ToolResult:
-            text, cut = truncate(output, limit)
+            text, cut = truncate(well_formed(output), limit)
             return ToolResult(
                 call_id=call.id,
                 name=call.name,
