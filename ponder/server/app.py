@@ -16,6 +16,7 @@ from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
+from ponder.server.page import PAGE_PATHS, PAGE_PREFIXES
 from ponder.server.runs import AgentSource, RunManager
 from ponder.server.tracing import TraceContextMiddleware
 from ponder.server.ui import mount_ui
@@ -80,7 +81,12 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
     if auth.enabled:  # before the body limit: nothing is read from a client without a key
-        app.add_middleware(AuthMiddleware, auth=auth, open_paths={"/health"})
+        app.add_middleware(
+            AuthMiddleware,
+            auth=auth,
+            open_paths={"/health", *PAGE_PATHS} if page else {"/health"},
+            open_prefixes=PAGE_PREFIXES if page else (),
+        )
     app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")

@@ -62,18 +62,30 @@ class BearerAuth:
 class AuthMiddleware:
     """401 for HTTP requests without a valid key, before the body is read.
 
-    ``open_paths`` (e.g. ``/health``) pass without a key.
+    ``open_paths`` (e.g. ``/health``) and paths under ``open_prefixes`` (the
+    page's static assets) pass without a key; paths are taken relative to
+    where the app is mounted.
     """
 
-    def __init__(self, app: ASGIApp, *, auth: BearerAuth, open_paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth: BearerAuth,
+        open_paths: Iterable[str],
+        open_prefixes: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.auth = auth
         self.open_paths = frozenset(open_paths)
+        self.open_prefixes = tuple(open_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _route_path(scope) if scope["type"] == "http" else ""
         if (
             scope["type"] != "http"
-            or scope["path"] in self.open_paths
+            or path in self.open_paths
+            or path.startswith(self.open_prefixes)
             or self.auth.allows(Headers(scope=scope).get("authorization", ""))
         ):
             await self.app(scope, receive, send)
@@ -83,6 +95,13 @@ class AuthMiddleware:
         )
         denied.headers["Connection"] = "close"  # the unread body is not worth draining
         await denied(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path below the mount point (``root_path``), as the routes see it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
 
 
 def _encoded(key: str) -> bytes:

@@ -13,9 +13,12 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-__all__ = ["STATIC_DIR", "mount_page"]
+__all__ = ["PAGE_PATHS", "PAGE_PREFIXES", "STATIC_DIR", "mount_page"]
 
 STATIC_DIR = Path(__file__).with_name("static")
+PAGE_PATHS = frozenset({"/"})
+PAGE_PREFIXES = ("/ui/",)
+"""What the page serves without a token: it holds none, and asks for one to call the API."""
 
 _CSP = "; ".join(
     [

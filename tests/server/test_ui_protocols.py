@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from server_harness import fake_agent, serving
 
 from ponder.graphs import Budgets
@@ -233,3 +234,21 @@ async def test_a_budget_outcome_is_named_not_called_an_answer(memory: MemoryStor
     finish = vercel[-2]
     assert finish["finishReason"] == "other"
     assert finish["messageMetadata"]["outcome"] == "max_steps"
+
+
+async def test_mounted_under_a_prefix_the_page_is_open_and_the_api_is_not(
+    memory: MemoryStore,
+) -> None:
+    async with fake_agent([], memory) as (agent, _):
+        outer = FastAPI()
+        outer.mount("/ponder", create_app({"calc": agent}, memory=memory, api_keys=[TOKEN]))
+        async with serving(outer) as url, httpx.AsyncClient(base_url=url) as http:
+            page = await http.get("/ponder/", follow_redirects=True)
+            script = await http.get("/ponder/ui/app.js")
+            api = await http.get("/ponder/agents")
+            authorized = await http.get(
+                "/ponder/agents", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+    assert page.status_code == 200 and 'src="ui/app.js"' in page.text
+    assert script.status_code == 200
+    assert api.status_code == 401 and authorized.status_code == 200
