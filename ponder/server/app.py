@@ -81,10 +81,13 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
     if auth.enabled:  # before the body limit: nothing is read from a client without a key
+        # /mcp checks the same tokens itself, before any body, and answers in JSON-RPC;
+        # the page and its assets hold no token (the page asks for one to call the API)
+        open_paths = {"/health"} | ({"/mcp"} if mcp_endpoint is not None else set())
         app.add_middleware(
             AuthMiddleware,
             auth=auth,
-            open_paths={"/health", *PAGE_PATHS} if page else {"/health"},
+            open_paths=open_paths | (PAGE_PATHS if page else set()),
             open_prefixes=PAGE_PREFIXES if page else (),
         )
     app.add_middleware(TraceContextMiddleware)
