@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.backends._trim import Trimmer
+from ponder.backends.dsml_tools import DsmlToolCallParser
 from ponder.backends.errors import (
     AuthenticationError,
     BackendError,
@@ -27,10 +29,11 @@ from ponder.backends.errors import (
     ReasoningBudgetExhausted,
     ServerError,
 )
+from ponder.backends.markers import MarkerGuard
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy
 from ponder.backends.r1_tools import R1ToolCallParser, RawToolCall
 from ponder.backends.retry import parse_retry_after
-from ponder.backends.think import ThinkSplitter
+from ponder.backends.think import Channel, ThinkSplitter
 from ponder.backends.types import (
     AssistantMessage,
     ChatRequest,
@@ -179,8 +182,9 @@ def build_chat_request(
             body["stream_options"] = {"include_usage": True}
     _thinking_switch(body, request, profile, thinking=thinking)
 
-    # R1-Distill templates open <think> themselves (R1-PROTOCOL §2).
-    starts_in_thought = profile.template_opens_think or "distill" in model.lower()
+    # Only the profile (the template opens <think>) or our own prefill says the
+    # output starts mid-thought; a model's name is no evidence (issue 12.1).
+    starts_in_thought = profile.template_opens_think
     prefixed = bool(messages) and isinstance(messages[-1], AssistantMessage) and messages[-1].prefix
     if request.force_thinking and not prefixed:
         if profile.prefix_style == "none":
@@ -553,8 +557,13 @@ class ResponseAssembler:
     """Turns normalised deltas into stream events and, at the end, a :class:`Completion`.
 
     Reasoning comes from the profile's fields or from inline ``<think>``
-    (split by :class:`ThinkSplitter`); R1's raw tool-call tokens are parsed
-    from content only (:class:`R1ToolCallParser`), never from reasoning.
+    (split by :class:`ThinkSplitter`, decided by what the server sends: once
+    a reasoning field has arrived, content is the answer). Raw tool-call
+    markup (R1 tokens, DSML) is parsed from content only, never from
+    reasoning. Every content piece then passes one rule before it is shown
+    (outer whitespace trimmed, reasoning markers made inert by
+    :class:`MarkerGuard`), so the streamed answer, the returned answer and
+    the stored answer are the same string.
     """
 
     def __init__(self, profile: ProviderProfile, *, starts_in_thought: bool, model: str) -> None:
@@ -562,12 +571,17 @@ class ResponseAssembler:
         self._starts_in_thought = starts_in_thought
         self._model = model
         self._splitter: ThinkSplitter | None = None
-        self._tool_parser = R1ToolCallParser() if profile.raw_tool_tokens else None
-        self._reasoning: list[str] = []
+        self._tool_parsers: tuple[R1ToolCallParser | DsmlToolCallParser, ...] = (
+            (R1ToolCallParser(), DsmlToolCallParser()) if profile.raw_tool_tokens else ()
+        )
+        self._field_reasoning: list[str] = []
+        self._inline_reasoning: list[str] = []
         self._content: list[str] = []
+        self._trim = Trimmer()
+        self._guard = MarkerGuard()
         self._details: list[dict[str, Any]] = []
         self._calls: dict[int, _CallBuffer] = {}
-        self._raw_slots: dict[int, int] = {}
+        self._raw_slots: dict[tuple[int, int], int] = {}
         self._raw_tool_calls = False
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -580,7 +594,8 @@ class ResponseAssembler:
         if delta.reasoning_details:
             self._merge_details(delta.reasoning_details)
         if delta.reasoning:
-            self._reasoning_piece(delta.reasoning, events)
+            self._field_reasoning.append(delta.reasoning)
+            events.append(ReasoningDelta(text=delta.reasoning))
         if delta.content:
             self._content_text(delta.content, events)
         for fragment in delta.tool_calls:
@@ -596,18 +611,19 @@ class ResponseAssembler:
         """Flush the parsers' held-back text: the events of the stream's end."""
         events: list[StreamEvent] = []
         if self._splitter is not None:
-            for channel, text in self._splitter.flush():
-                self._routed(channel, text, events)
-        if self._tool_parser is not None:
-            self._parsed(self._tool_parser.flush(), events)
+            cut_off = _FINISH.get(self._finish_name()) == "length"
+            self._split(self._splitter.flush(thought_cut_off=cut_off), events)
+        for i in range(len(self._tool_parsers)):
+            self._parsed(i, self._tool_parsers[i].flush(), events)
+        self._show("", events, final=True)
         return events
 
     def completion(self) -> Completion:
         """The finished turn (call after :meth:`finish`)."""
-        reasoning = "".join(self._reasoning)
+        reasoning = "".join(self._field_reasoning) + "".join(self._inline_reasoning)
         calls = tuple(self._calls[i].to_call() for i in sorted(self._calls))
         return Completion(
-            content="".join(self._content).strip(),
+            content="".join(self._content),
             reasoning=reasoning,
             reasoning_details=tuple(self._details) or None,
             tool_calls=calls,
@@ -619,52 +635,57 @@ class ResponseAssembler:
 
     # -- internals
 
-    def _reasoning_piece(self, text: str, events: list[StreamEvent]) -> None:
-        self._reasoning.append(text)
-        events.append(ReasoningDelta(text=text))
+    def _finish_name(self) -> str:
+        return self._finish.lower() if isinstance(self._finish, str) else ""
 
     def _content_text(self, text: str, events: list[StreamEvent]) -> None:
         if not self._profile.inline_think:
-            self._to_tool_parser(text, events)
+            self._to_tool_parsers(0, text, events)
             return
         if self._splitter is None:
-            # A server that already put reasoning in a field did not leave
-            # the answer inside an open thought.
-            opened = self._starts_in_thought and not self._reasoning
-            self._splitter = ThinkSplitter(starts_in_thought=opened)
-        was_reclassified = self._splitter.reclassified
-        pieces = self._splitter.feed(text)
-        if self._splitter.reclassified and not was_reclassified:
-            # An unpaired </think>: what looked like answer text was reasoning.
-            self._reasoning.extend(self._content)
-            self._content.clear()
-        for channel, piece in pieces:
-            self._routed(channel, piece, events)
+            self._splitter = ThinkSplitter(
+                starts_in_thought=self._starts_in_thought,
+                reasoning_elsewhere=bool(self._field_reasoning),
+            )
+        self._split(self._splitter.feed(text), events)
 
-    def _routed(self, channel: str, text: str, events: list[StreamEvent]) -> None:
-        if channel == "reasoning":
-            self._reasoning_piece(text, events)
-        else:
-            self._to_tool_parser(text, events)
+    def _split(self, pieces: list[tuple[Channel, str]], events: list[StreamEvent]) -> None:
+        if self._splitter is not None and self._splitter.recovered:
+            # Provisional reasoning was the answer: it is shown again, as the answer.
+            self._inline_reasoning.clear()
+        for channel, text in pieces:
+            if channel == "reasoning":
+                self._inline_reasoning.append(text)
+                events.append(ReasoningDelta(text=text))
+            else:
+                self._to_tool_parsers(0, text, events)
 
-    def _to_tool_parser(self, text: str, events: list[StreamEvent]) -> None:
-        if self._tool_parser is None:
-            self._content.append(text)
-            events.append(ContentDelta(text=text))
+    def _to_tool_parsers(self, first: int, text: str, events: list[StreamEvent]) -> None:
+        if first >= len(self._tool_parsers):
+            self._show(text, events)
             return
-        self._parsed(self._tool_parser.feed(text), events)
+        self._parsed(first, self._tool_parsers[first].feed(text), events)
 
-    def _parsed(self, items: Sequence[str | RawToolCall], events: list[StreamEvent]) -> None:
+    def _parsed(
+        self, parser: int, items: Sequence[str | RawToolCall], events: list[StreamEvent]
+    ) -> None:
         for item in items:
             if isinstance(item, str):
-                if item:
-                    self._content.append(item)
-                    events.append(ContentDelta(text=item))
+                self._to_tool_parsers(parser + 1, item, events)
                 continue
             self._raw_tool_calls = True
-            slot = self._raw_slots.setdefault(item.index, max(self._calls, default=-1) + 1)
+            key = (parser, item.index)
+            slot = self._raw_slots.setdefault(key, max(self._calls, default=-1) + 1)
             fragment = ToolFragment(index=slot, name=item.name, arguments=item.arguments)
             events.append(self._fragment(fragment))
+
+    def _show(self, text: str, events: list[StreamEvent], *, final: bool = False) -> None:
+        """The one rule every answer piece passes before anyone sees it."""
+        safe = self._guard.feed(text) + (self._guard.flush() if final else "")
+        piece = self._trim.push(safe) if safe else ""
+        if piece:
+            self._content.append(piece)
+            events.append(ContentDelta(text=piece))
 
     def _fragment(self, fragment: ToolFragment) -> ToolCallDelta:
         buffer = self._calls.get(fragment.index)
@@ -707,7 +728,7 @@ class ResponseAssembler:
                     previous[key] = value
 
     def _finish_reason(self, calls: tuple[ToolCall, ...]) -> FinishReason:
-        reason = _FINISH.get((self._finish or "").lower(), "unknown")
+        reason = _FINISH.get(self._finish_name(), "unknown")
         if calls and (self._raw_tool_calls or reason in ("stop", "unknown")):
             return "tool_calls"
         return reason
