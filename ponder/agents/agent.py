@@ -16,13 +16,14 @@ from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
 from ponder.agents.result import FinalEvent, RunResult
+from ponder.backends.markers import neutralise_markers
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
-from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
+from ponder.memory import MemoryStore, ToolCallSummary
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -252,6 +253,8 @@ class Agent(StreamingAgent):
     def _result(self, state: ReactState, thread_id: str, reasoning: str) -> RunResult:
         outcome: Outcome = state.get("outcome") or "wall_time"
         answer_text = state.get("answer")
+        if answer_text is not None:  # a no-op for backend text: it passed this rule already
+            answer_text = neutralise_markers(answer_text)
         answer: Any = answer_text
         if self.answer_format is not None and answer_text is not None:
             try:
@@ -277,22 +280,27 @@ async def save_turn(
 ) -> None:
     """Store one finished turn: the question, the final answer and a tool summary.
 
-    Reasoning is stripped from every text first (the store would refuse it).
+    Nothing is cut: reasoning markers that a legitimate text may contain (a
+    literal ``</think>`` in an answer, a tool named ``<think>``, an argument
+    keyed ``reasoning_content``) are made inert by
+    :func:`~ponder.backends.markers.neutralise_markers`, the rule the answer
+    already passed before it was shown, so the stored answer equals the
+    returned one and the store's reasoning guard never throws a turn away.
     """
     summaries = [
         ToolCallSummary(
-            name=record.name,
+            name=neutralise_markers(record.name),
             arguments=_preview(record.arguments),
             ok=record.ok,
-            output_preview=strip_reasoning(record.output)[:_PREVIEW_CHARS],
+            output_preview=_preview(record.output),
         )
         for record in result.tool_calls
     ]
     usage = result.usage
     await memory.add_turn(
         result.thread_id,
-        question=strip_reasoning(question),
-        answer=strip_reasoning(result.answer_text or ""),
+        question=neutralise_markers(question),
+        answer=neutralise_markers(result.answer_text or ""),
         tool_calls=summaries,
         model=result.model,
         usage={
@@ -306,6 +314,6 @@ async def save_turn(
     )
 
 
-def _preview(arguments: Any) -> str:
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments, default=str)
-    return strip_reasoning(text)[:_PREVIEW_CHARS]
+def _preview(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return neutralise_markers(text[:_PREVIEW_CHARS], json_keys=True)

@@ -125,9 +125,8 @@ class DsmlToolCallParser:
             return
         call = self._call
         if call is None:
-            if not self._in_block:
-                self._emit_content(text, out)
-            elif text.strip():  # stray text between calls: pass it on, never lose it
+            # Stray text between calls is passed on, never lost.
+            if not self._in_block or text.strip():
                 self._emit_content(text, out)
         elif call.param is not None:
             call.value.append(text)

@@ -76,7 +76,9 @@ class ThinkSplitter:
     final property, except that recovered text was streamed as reasoning.
     """
 
-    def __init__(self, *, starts_in_thought: bool = False, reasoning_elsewhere: bool = False) -> None:
+    def __init__(
+        self, *, starts_in_thought: bool = False, reasoning_elsewhere: bool = False
+    ) -> None:
         self._starts_in_thought = starts_in_thought
         self._reasoning_elsewhere = reasoning_elsewhere
         self._state = _State.START
@@ -159,7 +161,8 @@ class ThinkSplitter:
             elif state is _State.THOUGHT:
                 end = buf.find(CLOSE_TAG)
                 provisional = self._evidence is _Evidence.PROVISIONAL
-                literal = buf.find(OPEN_TAG, 0, end if end >= 0 else len(buf)) if provisional else -1
+                stop = end if end >= 0 else len(buf)
+                literal = buf.find(OPEN_TAG, 0, stop) if provisional else -1
                 if literal >= 0:
                     # An opening tag after text: this was answer text all along.
                     self._recover(out)
