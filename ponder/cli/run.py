@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ponder.cli._common import (
     AGENT_NAMES,
     EXIT_NO_ANSWER,
-    EXIT_TRUNCATED,
     EXIT_OK,
+    EXIT_TRUNCATED,
     EXIT_USAGE,
     CliError,
     add_backend_options,
