@@ -59,8 +59,8 @@ class _Call:
 
     def arguments(self) -> str:
         self.end_param()
-        if not self.params:
-            return "".join(self.body).strip()
+        if not self.params:  # a JSON object instead of parameters, or no arguments
+            return "".join(self.body).strip() or "{}"
         parts = [
             f"{json.dumps(key, ensure_ascii=False)}: "
             + (json.dumps(value, ensure_ascii=False) if is_str else value.strip())
