@@ -36,6 +36,7 @@ JsonMode = Literal["json_object", "json_schema"]
 SchemaShape = Literal["openai", "llamacpp"]
 ThinkingSwitch = Literal["none", "deepseek", "chat_template_kwargs", "ollama", "openrouter"]
 PrefixStyle = Literal["none", "deepseek", "continue_final_message", "trailing_assistant"]
+ToolPrompt = Literal["native", "dsml_v4"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class ProviderProfile:
 
     # tools
     native_tools: bool = True
+    tool_prompt: ToolPrompt = "native"
+    """``native``: OpenAI ``tools`` and ``tool`` messages. ``dsml_v4``: a raw
+    DeepSeek V4 engine with no tool role: tools described in the system
+    prompt, earlier calls written as DSML, results sent inside the user turn
+    as ``<tool_result>`` blocks (DeepSeek's ``encoding_dsv4.py``)."""
     tool_choice_modes: frozenset[str] = frozenset({"auto", "none", "required", "named"})
     strict_tools: bool = False
     strict_base_url: str | None = None
@@ -212,6 +218,23 @@ def llamacpp() -> ProviderProfile:
     )
 
 
+def deepseek_v4_raw() -> ProviderProfile:
+    """Self-hosted DeepSeek V4 on an engine without a tool parser or tool role.
+
+    Replies carry inline ``<think>`` and DSML tool calls in the text; the
+    prompt side speaks V4's own encoding (``tool_prompt="dsml_v4"``).
+    """
+    return ProviderProfile(
+        name="deepseek-v4-raw",
+        default_base_url="http://localhost:8000/v1",
+        native_tools=False,
+        tool_prompt="dsml_v4",
+        tool_choice_modes=frozenset(),
+        replay="never",
+        prefix_style="continue_final_message",
+    )
+
+
 def openai_compatible() -> ProviderProfile:
     """Any other OpenAI-compatible host: detect inline think tags and raw tool tokens."""
     return ProviderProfile(name="openai-compatible")
@@ -225,6 +248,7 @@ _BUILTINS: dict[str, Callable[[], ProviderProfile]] = {
     "sglang": sglang,
     "ollama": ollama,
     "llamacpp": llamacpp,
+    "deepseek-v4-raw": deepseek_v4_raw,
     "openai-compatible": openai_compatible,
 }
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.backends._trim import Trimmer
-from ponder.backends.dsml_tools import DsmlToolCallParser
+from ponder.backends.dsml_tools import DsmlToolCallParser, encode_dsml_tool_calls
 from ponder.backends.errors import (
     AuthenticationError,
     BackendError,
@@ -64,6 +64,7 @@ __all__ = [
     "WireRequest",
     "beta_url",
     "build_chat_request",
+    "dsml_tools_prompt",
     "check_reasoning_budget",
     "delta_from_chunk",
     "delta_from_response",
@@ -157,11 +158,14 @@ def build_chat_request(
     if fmt.instruction is not None and not (fmt.unless_json_mentioned and _mentions_json(messages)):
         messages = _add_instruction(messages, fmt.instruction)
 
+    in_prompt = profile.tool_prompt == "dsml_v4"
+    if in_prompt and request.tools:
+        messages = _add_instruction(messages, dsml_tools_prompt(request.tools))
     body: dict[str, Any] = {
         "model": model,
         "messages": serialize_messages(messages, profile, profile.replay),
     }
-    if request.tools:
+    if request.tools and not in_prompt:
         strict = any(tool.strict for tool in request.tools)
         if strict and not profile.strict_tools:
             warner.log("strict", f"{profile.name} has no strict tool mode; sending plain tools")
@@ -215,7 +219,13 @@ def build_chat_request(
 def serialize_messages(
     messages: Sequence[Message], profile: ProviderProfile, replay: ReplayPolicy
 ) -> list[dict[str, Any]]:
-    """OpenAI-style message dicts, with reasoning replayed per ``replay``."""
+    """OpenAI-style message dicts, with reasoning replayed per ``replay``.
+
+    Under ``tool_prompt="dsml_v4"`` tool calls become DSML text in the
+    assistant's content and tool results ``<tool_result>`` blocks in a user turn.
+    """
+    if profile.tool_prompt == "dsml_v4":
+        return _dsml_v4_messages(messages)
     last_user = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=-1)
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
@@ -241,6 +251,59 @@ def serialize_messages(
             )
         else:
             out.append({"role": message.role, "content": message.content})
+    return out
+
+
+def dsml_tools_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The system-prompt section that offers ``tools`` to a raw DeepSeek V4 model."""
+    schemas = "\n".join(
+        json.dumps(
+            {"name": t.name, "description": t.description, "parameters": t.parameters},
+            ensure_ascii=False,
+        )
+        for t in tools
+    )
+    return (
+        "## Tools\n\nYou can call these tools by writing a <｜DSML｜tool_calls> block:\n\n"
+        '<｜DSML｜tool_calls>\n<｜DSML｜invoke name="$TOOL_NAME">\n'
+        '<｜DSML｜parameter name="$PARAMETER_NAME" string="true|false">$VALUE'
+        "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>\n\n"
+        'Use string="true" for string values as they are; JSON with string="false" for '
+        "everything else. Think inside <think>…</think> first, then call tools or answer.\n\n"
+        f"### Available Tool Schemas\n\n{schemas}"
+    )
+
+
+def _dsml_v4_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    results: list[str] = []
+
+    def close_results(question: str | None = None) -> None:
+        if results or question is not None:
+            parts = [f"<tool_result>{text}</tool_result>" for text in results]
+            out.append(
+                {"role": "user", "content": "\n\n".join([*parts, *filter(None, [question])])}
+            )
+            results.clear()
+
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            results.append(message.content)
+            continue
+        if isinstance(message, UserMessage):
+            close_results(message.content)
+            continue
+        close_results()
+        if isinstance(message, AssistantMessage):
+            content = message.content or ""
+            if message.tool_calls:
+                calls = [(call.name, call.arguments) for call in message.tool_calls]
+                block = encode_dsml_tool_calls(calls, block="tool_calls")
+                content = f"{content}\n\n{block}" if content else block
+            out.append({"role": "assistant", "content": content})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    close_results()
     return out
 
 

@@ -64,6 +64,7 @@ PROVIDER_NAMES: tuple[str, ...] = (
     "sglang",
     "ollama",
     "llamacpp",
+    "deepseek-v4-raw",
     "openai-compatible",
     "ollama-native",
 )
