@@ -57,19 +57,24 @@ class StreamingAgent(ABC):
 
     @abstractmethod
     def astream(
-        self, question: str, *, thread_id: str | None = None
-    ) -> AsyncIterator[AgentEvent]: ...
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """Stream the run's events; ``instructions`` join the agent's system message."""
 
     @abstractmethod
     async def aclose(self) -> None: ...
 
-    def run(self, question: str, *, thread_id: str | None = None) -> RunResult:
+    def run(
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> RunResult:
         """Synchronous :meth:`arun` (not for use inside a running event loop)."""
-        return asyncio.run(self.arun(question, thread_id=thread_id))
+        return asyncio.run(self.arun(question, thread_id=thread_id, instructions=instructions))
 
-    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult:
+    async def arun(
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> RunResult:
         """Run to the end and return the result."""
-        async for event in self.astream(question, thread_id=thread_id):
+        async for event in self.astream(question, thread_id=thread_id, instructions=instructions):
             if isinstance(event, FinalEvent):
                 return event.result
         raise RuntimeError("the run ended without a result")  # astream always ends with one
@@ -146,9 +151,12 @@ class Agent(StreamingAgent):
             await self._closing.pop().aclose()
 
     async def astream(
-        self, question: str, *, thread_id: str | None = None
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """Stream typed events; the last one is a :class:`FinalEvent`.
+
+        ``instructions`` (e.g. an API client's system message) are appended to
+        the agent's system prompt for this run; they are not stored.
 
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
@@ -157,7 +165,7 @@ class Agent(StreamingAgent):
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, thread_id, queue))
+        producer = asyncio.create_task(self._produce(question, thread_id, queue, instructions))
         reasoning: list[str] = []
         final_state: dict[str, Any] = {}
         try:
@@ -195,7 +203,11 @@ class Agent(StreamingAgent):
         return question
 
     async def _graph_chunks(
-        self, question: str, thread_id: str, emit: Callable[[Any], None]
+        self,
+        question: str,
+        thread_id: str,
+        emit: Callable[[Any], None],
+        instructions: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """The graph's state snapshots (and ``custom`` events) for one run.
 
@@ -216,7 +228,7 @@ class Agent(StreamingAgent):
         config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
         if self._checkpointing:
             config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
-        messages = await self._opening_messages(question, thread_id)
+        messages = await self._opening_messages(question, thread_id, instructions)
         state: ReactState = {"messages": messages, "steps": 0, "tool_calls_made": 0}
         async for _mode, chunk in self._graph.astream(
             state, config, context=context, stream_mode=["custom", "values"]
@@ -225,8 +237,12 @@ class Agent(StreamingAgent):
 
     # -------------------------------------------------------------- helpers
 
-    async def _opening_messages(self, question: str, thread_id: str) -> list[Message]:
+    async def _opening_messages(
+        self, question: str, thread_id: str, instructions: str | None = None
+    ) -> list[Message]:
         system = self.system_prompt
+        if instructions:
+            system = f"{system}\n\n{instructions}".strip()
         if self.answer_format is not None:
             system = f"{system}\n\n{self.answer_format.instructions()}".strip()
         messages: list[Message] = [SystemMessage(content=system)] if system else []
@@ -235,11 +251,18 @@ class Agent(StreamingAgent):
         messages.append(UserMessage(content=question))
         return messages
 
-    async def _produce(self, question: str, thread_id: str, queue: asyncio.Queue[Any]) -> None:
+    async def _produce(
+        self,
+        question: str,
+        thread_id: str,
+        queue: asyncio.Queue[Any],
+        instructions: str | None = None,
+    ) -> None:
         """Pump the graph's chunks into ``queue`` within the wall-time budget."""
+        chunks_of = self._graph_chunks(question, thread_id, queue.put_nowait, instructions)
         try:
             async with (
-                aclosing(self._graph_chunks(question, thread_id, queue.put_nowait)) as chunks,
+                aclosing(chunks_of) as chunks,
                 asyncio.timeout(self.budgets.wall_time_s),
             ):
                 async for chunk in chunks:
