@@ -88,6 +88,11 @@ class ProviderProfile:
     """Accepted but without effect: not sent, so nobody is misled."""
     rejected_params: frozenset[str] = frozenset()
     """Answered with an error: never sent."""
+    thinking_ignored_params: frozenset[str] = frozenset()
+    """Accepted but without effect while thinking is on: not sent then."""
+    effort_aliases: dict[str, str | None] = field(default_factory=dict)
+    """``reasoning_effort`` names -> the value sent (``None``: thinking off).
+    Empty: sent as given. Names missing from a non-empty map are not sent."""
     thinking_switch: ThinkingSwitch = "none"
     prefix_style: PrefixStyle = "none"
     stream_usage: bool = True
@@ -104,8 +109,30 @@ class ProviderProfile:
 # ------------------------------------------------------------ built-ins
 
 
+# api-docs.deepseek.com/guides/thinking_mode (current): the OpenAI form takes
+# low/high/max; the other names map as this table says; the Responses form's
+# "none" turns thinking off.
+_DEEPSEEK_EFFORT: dict[str, str | None] = {
+    "none": None,
+    "minimal": "low",
+    "low": "low",
+    "medium": "high",
+    "high": "high",
+    "xhigh": "high",
+    "max": "max",
+    "ultra": "max",
+}
+_DEEPSEEK_SAMPLING = frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+
+
 def deepseek() -> ProviderProfile:
-    """DeepSeek hosted API, V4 thinking mode (deepseek-v4-pro / -flash). §1."""
+    """DeepSeek hosted API, V4 (deepseek-v4-pro / -flash, deepseek-flash). §1.
+
+    Thinking is on by default; with it on the sampling parameters have no
+    effect (not sent), off (``deepseek-chat``, ``reasoning_effort="none"``)
+    they are sent. Tool-call turns' reasoning goes back as ``reasoning_content``,
+    ``""`` where it is unknown rather than omitted.
+    """
     return ProviderProfile(
         name="deepseek",
         default_base_url="https://api.deepseek.com",
@@ -123,8 +150,9 @@ def deepseek() -> ProviderProfile:
         strict_base_url="https://api.deepseek.com/beta",
         json_modes=frozenset({"json_object"}),
         json_needs_word=True,
-        ignored_params=frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"}),
         rejected_params=frozenset({"logprobs", "top_logprobs"}),
+        thinking_ignored_params=_DEEPSEEK_SAMPLING,
+        effort_aliases=_DEEPSEEK_EFFORT,
         thinking_switch="deepseek",
         prefix_style="deepseek",
         # aliases retired 2026-07-24 (§1)
@@ -147,6 +175,8 @@ def deepseek_r1() -> ProviderProfile:
         strict_tools=False,
         strict_base_url=None,
         thinking_switch="none",
+        ignored_params=_DEEPSEEK_SAMPLING,
+        effort_aliases={},
         retired_models={},
     )
 
@@ -268,7 +298,7 @@ def get_profile(
         raise ValueError(f"unknown provider {name!r}; choose one of: {choices}") from None
 
 
-_V4_MODEL_IDS = frozenset({"deepseek-v4-pro", "deepseek-v4-flash"})
+_V4_MODEL_IDS = frozenset({"deepseek-v4-pro", "deepseek-v4-flash", "deepseek-flash"})
 
 
 def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:

@@ -151,6 +151,7 @@ def build_chat_request(
 ) -> WireRequest:
     """The body of ``POST /chat/completions`` for ``request`` under ``profile``."""
     model, thinking = resolve_model(request.model or model, profile, warner)
+    effort, thinking = _effort(request.reasoning_effort, profile, warner, thinking=thinking)
     messages = list(request.messages)
     use_beta = False
 
@@ -179,12 +180,13 @@ def build_chat_request(
     if fmt.wire is not None:
         body["response_format"] = fmt.wire
 
-    _sampling(body, request, profile, warner)
+    ignored = profile.ignored_params | (profile.thinking_ignored_params if thinking else set())
+    _sampling(body, request, profile, warner, ignored)
     if stream:
         body["stream"] = True
         if profile.stream_usage:
             body["stream_options"] = {"include_usage": True}
-    _thinking_switch(body, request, profile, thinking=thinking)
+    _thinking_switch(body, profile, thinking=thinking, effort=effort)
 
     # Only the profile (the template opens <think>) or our own prefill says the
     # output starts mid-thought; a model's name is no evidence (issue 12.1).
@@ -207,7 +209,7 @@ def build_chat_request(
     for name in sorted(profile.rejected_params & body.keys()):
         warner.log(f"rejected:{name}", f"{profile.name} rejects {name!r}; not sending it")
         del body[name]
-    for name in sorted(profile.ignored_params & body.keys()):
+    for name in sorted(ignored & body.keys()):
         del body[name]
     if use_beta:
         base_url = beta_url(base_url)
@@ -406,10 +408,31 @@ def _add_instruction(messages: list[Message], instruction: str) -> list[Message]
     return [SystemMessage(content=instruction), *messages]
 
 
+def _effort(
+    effort: str | None, profile: ProviderProfile, warner: OnceWarner, *, thinking: bool
+) -> tuple[str | None, bool]:
+    """The ``reasoning_effort`` to send and whether thinking stays on."""
+    if effort is None or not profile.effort_aliases:
+        return effort, thinking
+    if effort not in profile.effort_aliases:
+        known = ", ".join(profile.effort_aliases)
+        warner.log(
+            f"effort:{effort}",
+            f"{profile.name} has no reasoning_effort {effort!r} (known: {known}); not sending it",
+        )
+        return None, thinking
+    mapped = profile.effort_aliases[effort]
+    return mapped, thinking and mapped is not None
+
+
 def _sampling(
-    body: dict[str, Any], request: ChatRequest, profile: ProviderProfile, warner: OnceWarner
+    body: dict[str, Any],
+    request: ChatRequest,
+    profile: ProviderProfile,
+    warner: OnceWarner,
+    ignored: frozenset[str] | set[str],
 ) -> None:
-    skip = profile.ignored_params | profile.rejected_params
+    skip = ignored | profile.rejected_params
     values: dict[str, Any] = {
         "temperature": request.temperature,
         "top_p": request.top_p,
@@ -430,9 +453,8 @@ def _sampling(
 
 
 def _thinking_switch(
-    body: dict[str, Any], request: ChatRequest, profile: ProviderProfile, *, thinking: bool
+    body: dict[str, Any], profile: ProviderProfile, *, thinking: bool, effort: str | None
 ) -> None:
-    effort = request.reasoning_effort
     match profile.thinking_switch:
         case "deepseek":
             body["thinking"] = {"type": "enabled" if thinking else "disabled"}
