@@ -37,6 +37,7 @@ SchemaShape = Literal["openai", "llamacpp"]
 ThinkingSwitch = Literal["none", "deepseek", "chat_template_kwargs", "ollama", "openrouter"]
 PrefixStyle = Literal["none", "deepseek", "continue_final_message", "trailing_assistant"]
 ToolPrompt = Literal["native", "dsml_v4"]
+NamedToolChoiceStyle = Literal["object", "required_one"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,13 @@ class ProviderProfile:
     prompt, earlier calls written as DSML, results sent inside the user turn
     as ``<tool_result>`` blocks (DeepSeek's ``encoding_dsv4.py``)."""
     tool_choice_modes: frozenset[str] = frozenset({"auto", "none", "required", "named"})
+    named_tool_choice: NamedToolChoiceStyle = "object"
+    """``object``: OpenAI's ``{"type": "function", …}``. ``required_one``: the
+    server takes strings only, so a named choice is sent as ``"required"``
+    with that one tool offered."""
+    leaked_tool_markers: tuple[str, ...] = ()
+    """Template text some servers stream as a content delta in tool turns;
+    dropped when a tool call follows, kept as text otherwise."""
     strict_tools: bool = False
     strict_base_url: str | None = None
     parallel_tool_calls_field: bool = False
@@ -243,6 +251,10 @@ def llamacpp() -> ProviderProfile:
         replay="never",
         schema_shape="llamacpp",
         parallel_tool_calls_field=True,
+        # llama-server logs "Wrong type supplied for parameter 'tool_choice'" for the
+        # object and ignores it; in tool turns it streams a "<tool_call>" content delta.
+        named_tool_choice="required_one",
+        leaked_tool_markers=("<tool_call>", "</tool_call>"),
         thinking_switch="chat_template_kwargs",
         prefix_style="trailing_assistant",
     )

@@ -171,7 +171,12 @@ def build_chat_request(
         if strict and not profile.strict_tools:
             warner.log("strict", f"{profile.name} has no strict tool mode; sending plain tools")
         use_beta = strict and profile.strict_tools
-        body["tools"] = [_tool(tool, strict=use_beta) for tool in request.tools]
+        tools = request.tools
+        named = request.tool_choice
+        if isinstance(named, NamedToolChoice) and profile.named_tool_choice == "required_one":
+            tools = tuple(tool for tool in tools if tool.name == named.name) or tools
+            request = request.model_copy(update={"tool_choice": "required"})
+        body["tools"] = [_tool(tool, strict=use_beta) for tool in tools]
         choice = _tool_choice(request, profile, warner)
         if choice is not None:
             body["tool_choice"] = choice
@@ -664,6 +669,7 @@ class ResponseAssembler:
         self._content: list[str] = []
         self._trim = Trimmer()
         self._guard = MarkerGuard()
+        self._held_marker = ""
         self._details: list[dict[str, Any]] = []
         self._calls: dict[int, _CallBuffer] = {}
         self._raw_slots: dict[tuple[int, int], int] = {}
@@ -683,6 +689,8 @@ class ResponseAssembler:
             events.append(ReasoningDelta(text=delta.reasoning))
         if delta.content:
             self._content_text(delta.content, events)
+        if delta.tool_calls and self._held_marker.strip() in self._profile.leaked_tool_markers:
+            self._held_marker = ""  # template text announcing this call: not the answer
         for fragment in delta.tool_calls:
             events.append(self._fragment(fragment))
         if delta.finish_reason:
@@ -700,6 +708,8 @@ class ResponseAssembler:
             self._split(self._splitter.flush(thought_cut_off=cut_off), events)
         for i in range(len(self._tool_parsers)):
             self._parsed(i, self._tool_parsers[i].flush(), events)
+        if self._calls and self._held_marker.strip() in self._profile.leaked_tool_markers:
+            self._held_marker = ""
         self._show("", events, final=True)
         return events
 
@@ -766,6 +776,12 @@ class ResponseAssembler:
 
     def _show(self, text: str, events: list[StreamEvent], *, final: bool = False) -> None:
         """The one rule every answer piece passes before anyone sees it."""
+        markers = self._profile.leaked_tool_markers
+        if markers:
+            text, self._held_marker = self._held_marker + text, ""
+            if not final and _maybe_marker(text, markers):
+                self._held_marker = text
+                return
         safe = self._guard.feed(text) + (self._guard.flush() if final else "")
         piece = self._trim.push(safe) if safe else ""
         if piece:
@@ -817,6 +833,12 @@ class ResponseAssembler:
         if calls and (self._raw_tool_calls or reason in ("stop", "unknown")):
             return "tool_calls"
         return reason
+
+
+def _maybe_marker(text: str, markers: tuple[str, ...]) -> bool:
+    """``text`` is, or may still become, one of ``markers`` (outer whitespace aside)."""
+    core = text.strip()
+    return bool(core) and any(marker.startswith(core) for marker in markers)
 
 
 @dataclass

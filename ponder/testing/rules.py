@@ -186,6 +186,15 @@ def _llamacpp_content(body: Mapping[str, Any]) -> RuleViolation | None:
     )
 
 
+def _llamacpp_samplers(body: Mapping[str, Any]) -> RuleViolation | None:
+    """§5, seen on a real llama-server (issue 12): any JSON grammar with
+    ``--reasoning-format none`` and a template that opens ``<think>``."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
+        return RuleViolation("Failed to initialize samplers", "response_format")
+    return None
+
+
 def _text(content: Any) -> str:
     """The text of a message's content: a string or a list of text parts."""
     if isinstance(content, str):
@@ -208,4 +217,5 @@ _RULES: dict[str, tuple[Rule, ...]] = {
     "ollama": (_ollama_effort,),
     "llamacpp": (_llamacpp_content,),
     "llamacpp-none": (_llamacpp_content,),
+    "llamacpp-r1-none": (_llamacpp_content, _llamacpp_samplers),
 }
