@@ -57,6 +57,9 @@ class Turn:
     error_after_chunks: int | None = None
     split_events: bool = False
     keepalive_comments: bool = False
+    recorded_sse: str | None = None
+    """A streamed body recorded from a real server, replayed byte for byte
+    (``data:`` frames and all) instead of one built from this turn."""
 
     def __post_init__(self) -> None:
         if self.chunk_chars < 1:
