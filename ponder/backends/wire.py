@@ -656,9 +656,20 @@ class ResponseAssembler:
     the stored answer are the same string.
     """
 
-    def __init__(self, profile: ProviderProfile, *, starts_in_thought: bool, model: str) -> None:
+    def __init__(
+        self,
+        profile: ProviderProfile,
+        *,
+        starts_in_thought: bool,
+        model: str,
+        prompt_known: bool = False,
+    ) -> None:
+        """``prompt_known``: the caller rendered the prompt itself (an in-process
+        engine), so ``starts_in_thought=False`` is a fact: text without an
+        opening tag is the answer from its first character."""
         self._profile = profile
         self._starts_in_thought = starts_in_thought
+        self._answer_first = prompt_known and not starts_in_thought
         self._model = model
         self._splitter: ThinkSplitter | None = None
         self._tool_parsers: tuple[R1ToolCallParser | DsmlToolCallParser, ...] = (
@@ -740,7 +751,7 @@ class ResponseAssembler:
         if self._splitter is None:
             self._splitter = ThinkSplitter(
                 starts_in_thought=self._starts_in_thought,
-                reasoning_elsewhere=bool(self._field_reasoning),
+                reasoning_elsewhere=bool(self._field_reasoning) or self._answer_first,
             )
         self._split(self._splitter.feed(text), events)
 
