@@ -24,6 +24,7 @@ from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary
+from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -165,7 +166,11 @@ class Agent(StreamingAgent):
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, thread_id, queue, instructions))
+        run = telemetry.start_run(self, self.backend, thread_id, question)
+        producer = asyncio.create_task(
+            self._produce(question, thread_id, queue, instructions),
+            context=telemetry.run_context(run),
+        )
         reasoning: list[str] = []
         final_state: dict[str, Any] = {}
         try:
@@ -185,11 +190,15 @@ class Agent(StreamingAgent):
                     if isinstance(item, ReasoningEvent):
                         reasoning.append(item.text)
                     yield item
+        except BaseException as exc:  # an error, or the caller stopped early (cancelled)
+            telemetry.fail_run(run, exc)
+            raise
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
         result = self._result(final_state, thread_id, "".join(reasoning))  # type: ignore[arg-type]
+        telemetry.finish_run(run, result, final_state)
         if result.ok and self.memory is not None:
             await save_turn(self.memory, question, result, started_at)
         yield FinalEvent(result=result)

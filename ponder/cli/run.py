@@ -27,6 +27,7 @@ from ponder.cli._common import (
     short,
     write,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from ponder.agents import RunResult, StreamingAgent
@@ -68,11 +69,13 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
+    add_telemetry_options(run, trace_file=True)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the question; the exit code says how it ended."""
-    return asyncio.run(_run(args))
+    with telemetry_from(args):
+        return asyncio.run(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:
