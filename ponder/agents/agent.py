@@ -19,6 +19,7 @@ from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.markers import neutralise_markers
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
+from ponder.backends.wellformed import well_formed
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
@@ -100,7 +101,10 @@ class Agent(StreamingAgent):
     and supplies the collapsed history of a thread. Without it, runs are
     independent. ``response_schema`` (a JSON Schema dict or a pydantic model)
     turns on JSON mode: the final answer must validate, and is returned as the
-    validated value.
+    validated value. ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
+    :class:`~ponder.tools.mcp.HttpServer` or ``--mcp``-style strings; needs
+    ``ponder[mcp]``) adds those servers' tools, listed at the first run; the
+    agent closes their sessions.
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class Agent(StreamingAgent):
         strict_tools: bool = False,
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
+        mcp_servers: Iterable[Any] = (),
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -141,6 +146,9 @@ class Agent(StreamingAgent):
             "strict_tools": strict_tools,
         }
         self._closing = list(closing)
+        self._mcp = _mcp_toolset(mcp_servers)
+        if self._mcp is not None:
+            self._closing.append(self._mcp)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
 
@@ -162,7 +170,9 @@ class Agent(StreamingAgent):
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
         """
-        question = self._checked_question(question)
+        question = well_formed(self._checked_question(question))
+        if self._mcp is not None:
+            await self._mcp.add_tools_to(self.toolbox)
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -305,6 +315,15 @@ class Agent(StreamingAgent):
             model=self.backend.model,
             reasoning=reasoning,
         )
+
+
+def _mcp_toolset(servers: Iterable[Any]) -> Any:
+    servers = list(servers)
+    if not servers:
+        return None
+    from ponder.tools.mcp import McpToolset
+
+    return McpToolset(servers)
 
 
 async def save_turn(

@@ -40,7 +40,7 @@ async def test_a_recorded_answer_is_shown_and_returned_exactly() -> None:
     recorded = _recorded("smollm2_answer")
     wire, finish = _wire_text(recorded["sse"])
     assert finish == "stop" and wire.strip()
-    with FakeModelServer([Turn(recorded_sse=recorded["sse"])], shape="llamacpp") as srv:
+    with FakeModelServer([Turn(raw_body=recorded["sse"].encode())], shape="llamacpp") as srv:
         async with backend_for(srv, "llamacpp") as backend:
             events = await collect(backend, ask(max_tokens=40))
     final = events[-1]
@@ -55,7 +55,7 @@ async def test_a_recorded_cut_off_reply_is_truncated_not_answered() -> None:
     recorded = _recorded("smollm2_truncated")
     wire, finish = _wire_text(recorded["sse"])
     assert finish == "length"
-    with FakeModelServer([Turn(recorded_sse=recorded["sse"])], shape="llamacpp") as srv:
+    with FakeModelServer([Turn(raw_body=recorded["sse"].encode())], shape="llamacpp") as srv:
         async with backend_for(srv, "llamacpp") as backend:
             result = await Agent(backend, system_prompt="").arun("List the planets.")
     assert result.outcome == "truncated" and not result.ok
