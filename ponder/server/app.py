@@ -76,7 +76,9 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
     if auth.enabled:  # before the body limit: nothing is read from a client without a key
-        app.add_middleware(AuthMiddleware, auth=auth, open_paths={"/health"})
+        # /mcp checks the same tokens itself, before any body, and answers in JSON-RPC
+        open_paths = {"/health"} | ({"/mcp"} if mcp_endpoint is not None else set())
+        app.add_middleware(AuthMiddleware, auth=auth, open_paths=open_paths)
     app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")
