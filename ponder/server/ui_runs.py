@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pydantic import TypeAdapter, ValidationError
 
 from ponder.agents.agent import AgentEvent
+from ponder.backends.errors import BackendError
 from ponder.graphs import ErrorEvent, ReasoningEvent
 from ponder.server.errors import ApiError
+from ponder.server.model_errors import public_model_error
 from ponder.server.models import ThreadId
 from ponder.server.runs import RunManager, ThreadClaim
 
@@ -60,23 +62,28 @@ async def ui_events(
 ) -> AsyncGenerator[UiEvent, None]:
     """The run's events for a UI stream.
 
-    Reasoning is dropped unless ``show_reasoning``; a backend error or any
-    other failure ends the events with one :class:`RunFailed` instead of
-    raising. Closing this iterator cancels the run (nothing is saved).
+    Reasoning is dropped unless ``show_reasoning``; a backend error (its text
+    without the backend's address) or any other failure ("run failed") ends
+    the events with one :class:`RunFailed` instead of raising. Closing this
+    iterator cancels the run (nothing is saved).
     """
     claim.attach()
-    failed = False
+    error: ErrorEvent | None = None  # the exception it announces follows it
     try:
         async with aclosing(manager.events(agent, question, claim, run_id=run_id)) as events:
             async for event in events:
                 if isinstance(event, ReasoningEvent) and not show_reasoning:
                     continue
                 if isinstance(event, ErrorEvent):
-                    failed = True
-                    yield RunFailed(kind=event.kind, message=event.message)
+                    error = event
                     continue
                 yield event
+    except BackendError as exc:
+        yield RunFailed(kind=type(exc).__name__, message=public_model_error(exc))
+        return
     except Exception as exc:
-        if not failed:
-            logger.error("run %s failed: %s", run_id, type(exc).__name__)
-            yield RunFailed(kind=type(exc).__name__, message="run failed")
+        logger.error("run %s failed: %s", run_id, type(exc).__name__)
+        yield RunFailed(kind=type(exc).__name__, message="run failed")
+        return
+    if error is not None:
+        yield RunFailed(kind=error.kind, message="run failed")

@@ -252,3 +252,21 @@ async def test_mounted_under_a_prefix_the_page_is_open_and_the_api_is_not(
     assert page.status_code == 200 and 'src="ui/app.js"' in page.text
     assert script.status_code == 200
     assert api.status_code == 401 and authorized.status_code == 200
+
+
+async def test_model_errors_never_name_the_backend(memory: MemoryStore) -> None:
+    broken = Turn(reasoning="thinking " * 30, content="never whole", drop_after_chunks=3)
+    async with (
+        fake_agent([broken] * 2, memory) as (agent, model),
+        serving(create_app({"calc": agent}, memory=memory)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        host = model.base_url.split("//", 1)[1].split("/", 1)[0]
+        agui = await http.post("/agents/calc/ag-ui", json=agui_body("e1"))
+        vercel = await http.post("/agents/calc/ui-message-stream", json=vercel_body("e2"))
+    failed = data_lines(agui.text)[-1]
+    assert failed["type"] == "RUN_ERROR" and failed["message"].startswith("the model failed")
+    error = [c for c in data_lines(vercel.text)[:-1] if c["type"] == "error"]
+    assert error and error[0]["errorText"].startswith("the model failed")
+    for text in (agui.text, vercel.text):
+        assert host not in text and "127.0.0.1" not in text and "http://" not in text
