@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
@@ -15,10 +15,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
+from ponder.agents.durable import DurableRuns, RunSpec
+from ponder.memory.runs import RunStatus
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
+from ponder.graphs.approval import ApprovalPolicy, Decision
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
@@ -114,6 +117,7 @@ class Agent(StreamingAgent):
         strict_tools: bool = False,
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
+        approvals: Mapping[str, ApprovalPolicy] | None = None,
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -136,11 +140,16 @@ class Agent(StreamingAgent):
         self._closing = list(closing)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
+        self.approvals = dict(approvals or {})
+        for name in self.approvals:
+            self.toolbox.get(name)  # KeyError names the tools there are
+        self._durable = DurableRuns(self, self._graph, checkpointer)
 
     # ------------------------------------------------------------ public API
 
     async def aclose(self) -> None:
         """Close what the agent owns (e.g. a code-runner session), not the backend."""
+        await self._durable.aclose()
         while self._closing:
             await self._closing.pop().aclose()
 
@@ -150,20 +159,60 @@ class Agent(StreamingAgent):
         """Stream typed events; the last one is a :class:`FinalEvent`.
 
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
-        Closing the iterator early cancels the run; nothing is saved.
+        Closing the iterator early cancels the run; nothing is saved. A run
+        that pauses for approval ends with ``outcome == "awaiting_approval"``
+        (see :meth:`astream_resume`). With memory, the thread is claimed in the
+        database first: :class:`~ponder.memory.ThreadBusy` if another run has it.
         """
         question = self._checked_question(question)
-        thread_id = thread_id or uuid.uuid4().hex
-        started_at = datetime.now(UTC)
+        spec = await self._durable.start(question, thread_id or uuid.uuid4().hex)
+        async with aclosing(self._stream(spec)) as events:
+            async for event in events:
+                yield event
+
+    async def astream_resume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """Continue a paused run (with ``decisions`` for its pending calls) or an abandoned one.
+
+        Same events as :meth:`astream`. Completed tool calls are not run again.
+        Raises :class:`~ponder.memory.RunNotFound`,
+        :class:`~ponder.memory.RunNotClaimable` (running elsewhere, finished,
+        or not waiting) or :class:`~ponder.graphs.approval.InvalidDecision`.
+        """
+        spec = await self._durable.resume(run_id, decisions)
+        async with aclosing(self._stream(spec)) as events:
+            async for event in events:
+                yield event
+
+    async def aresume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """:meth:`astream_resume` to the end; returns the result."""
+        async for event in self.astream_resume(run_id, decisions):
+            if isinstance(event, FinalEvent):
+                return event.result
+        raise RuntimeError("the run ended without a result")
+
+    def resume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """Synchronous :meth:`aresume` (not for use inside a running event loop)."""
+        return asyncio.run(self.aresume(run_id, decisions))
+
+    async def _stream(self, spec: RunSpec) -> AsyncGenerator[AgentEvent, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, thread_id, queue))
+        producer = asyncio.create_task(self._produce(spec, queue))
         reasoning: list[str] = []
         final_state: dict[str, Any] = {}
+        status: RunStatus = "cancelled"
+        released = False
         try:
             while (item := await queue.get()) is not _DONE:
                 if item is _TIMED_OUT:
                     final_state = {**final_state, "outcome": "wall_time"}
                 elif isinstance(item, BaseException):
+                    status = "failed"
                     yield ErrorEvent(
                         step=final_state.get("steps", 0),
                         kind=type(item).__name__,
@@ -171,19 +220,26 @@ class Agent(StreamingAgent):
                     )
                     raise item
                 elif isinstance(item, dict):
-                    final_state = item
+                    final_state = {k: v for k, v in item.items() if k != "__interrupt__"}
                 else:
                     if isinstance(item, ReasoningEvent):
                         reasoning.append(item.text)
                     yield item
+            result = self._result(final_state, spec.thread_id, "".join(reasoning))  # type: ignore[arg-type]
+            result = self._durable.finish_result(spec, result)
+            if result.ok and self.memory is not None:
+                await save_turn(self.memory, spec.question, result, spec.started_at)
+            # Released before the last event: a caller that stops at it (arun) may
+            # never close this generator.
+            await self._durable.release(spec, "awaiting_approval" if spec.pending else "done")
+            released = True
+            yield FinalEvent(result=result)
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
-        result = self._result(final_state, thread_id, "".join(reasoning))  # type: ignore[arg-type]
-        if result.ok and self.memory is not None:
-            await save_turn(self.memory, question, result, started_at)
-        yield FinalEvent(result=result)
+            if not released:
+                await self._durable.release(spec, status)
 
     # ------------------------------------------------- hooks for subclasses
 
@@ -204,14 +260,7 @@ class Agent(StreamingAgent):
         :meth:`_result`); the queue, the wall-time budget, cancellation and
         saving stay here.
         """
-        context = ReactContext(
-            backend=self.backend,
-            toolbox=self.toolbox,
-            budgets=self.budgets,
-            answer_format=self.answer_format,
-            emit=emit,
-            **self._options,  # type: ignore[arg-type]
-        )
+        context = self._context(emit)
         config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
         if self._checkpointing:
             config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
@@ -234,11 +283,26 @@ class Agent(StreamingAgent):
         messages.append(UserMessage(content=question))
         return messages
 
-    async def _produce(self, question: str, thread_id: str, queue: asyncio.Queue[Any]) -> None:
+    def _context(self, emit: Callable[[Any], None]) -> ReactContext:
+        return ReactContext(
+            backend=self.backend,
+            toolbox=self.toolbox,
+            budgets=self.budgets,
+            answer_format=self.answer_format,
+            emit=emit,
+            approvals=self.approvals,
+            **self._options,  # type: ignore[arg-type]
+        )
+
+    async def _produce(self, spec: RunSpec, queue: asyncio.Queue[Any]) -> None:
         """Pump the graph's chunks into ``queue`` within the wall-time budget."""
+        if spec.durable:
+            source = self._durable.chunks(spec, queue.put_nowait)
+        else:
+            source = self._graph_chunks(spec.question, spec.thread_id, queue.put_nowait)
         try:
             async with (
-                aclosing(self._graph_chunks(question, thread_id, queue.put_nowait)) as chunks,
+                aclosing(source) as chunks,
                 asyncio.timeout(self.budgets.wall_time_s),
             ):
                 async for chunk in chunks:
@@ -303,6 +367,7 @@ async def save_turn(
         },
         started_at=started_at,
         finished_at=datetime.now(UTC),
+        run_id=result.run_id,
     )
 
 

@@ -14,8 +14,10 @@ Outcome = Literal[
     "max_tokens",
     "wall_time",
     "invalid_json",
+    "awaiting_approval",
 ]
-"""Why a run ended. Anything but ``answered`` means a budget or check ended it."""
+"""Why a run ended. Anything but ``answered`` means a budget or check ended it
+(or, for ``awaiting_approval``, that it paused for a person's decision)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ from ponder.memory.redaction import (
     redact,
     strip_reasoning,
 )
+from ponder.memory.runs import (
+    RunInfo,
+    RunLedger,
+    RunNotClaimable,
+    RunNotFound,
+    ThreadBusy,
+)
 from ponder.memory.store import MemoryStore, default_sqlite_path
 
 __all__ = [
@@ -26,7 +33,12 @@ __all__ = [
     "Migration",
     "ReasoningLeakError",
     "RedactingSerializer",
+    "RunInfo",
+    "RunLedger",
+    "RunNotClaimable",
+    "RunNotFound",
     "SchemaVersionError",
+    "ThreadBusy",
     "ThreadInfo",
     "ToolCallSummary",
     "TurnRecord",

@@ -87,6 +87,15 @@ class MemoryStore:
         """The underlying SQLAlchemy engine (for inspection and tests)."""
         return self._engine
 
+    @property
+    def write_engine(self) -> AsyncEngine:
+        """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
+        return self._writer
+
+    async def ensure_schema(self) -> None:
+        """Migrate the database now (otherwise the first use does)."""
+        await self._ready()
+
     # ------------------------------------------------------------ threads
 
     async def create_thread(self, *, title: str | None = None, thread_id: str | None = None) -> str:
@@ -160,9 +169,12 @@ class MemoryStore:
         usage: Mapping[str, int] | None = None,
         started_at: datetime,
         finished_at: datetime,
+        run_id: str | None = None,
     ) -> TurnRecord:
         """Append a finished turn, creating the thread if missing, in one transaction.
 
+        With ``run_id``, a second call for the same run stores nothing and
+        returns the turn already stored (a resumed run saves its turn once).
         Raises :class:`ReasoningLeakError` when any text carries reasoning
         markers, ``ValueError`` for other bad input. On any failure or
         cancellation nothing is written.
@@ -182,6 +194,12 @@ class MemoryStore:
             await conn.execute(
                 select(ThreadRow.id).where(ThreadRow.id == thread_id).with_for_update()
             )
+            if run_id is not None:
+                stored = (
+                    await conn.execute(select(TurnRow).where(TurnRow.run_id == run_id))
+                ).first()
+                if stored is not None:
+                    return _record(stored)
             index = await _next_index(conn, thread_id)
             await conn.execute(
                 insert(TurnRow).values(
@@ -194,6 +212,7 @@ class MemoryStore:
                     usage=record_fields["usage"],
                     started_at=started_at,
                     finished_at=finished_at,
+                    run_id=run_id,
                 )
             )
             await conn.execute(
