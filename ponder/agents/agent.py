@@ -16,7 +16,6 @@ from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
 from ponder.agents.durable import DurableRuns, RunSpec
-from ponder.memory.runs import RunStatus
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
@@ -26,6 +25,7 @@ from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
+from ponder.memory.runs import RunStatus
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -172,7 +172,7 @@ class Agent(StreamingAgent):
 
     async def astream_resume(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
-    ) -> AsyncIterator[AgentEvent]:
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Continue a paused run (with ``decisions`` for its pending calls) or an abandoned one.
 
         Same events as :meth:`astream`. Completed tool calls are not run again.
@@ -184,6 +184,15 @@ class Agent(StreamingAgent):
         async with aclosing(self._stream(spec)) as events:
             async for event in events:
                 yield event
+
+    async def check_decisions(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
+    ) -> str:
+        """Validate ``decisions`` for a paused run without resuming it; returns its thread id.
+
+        Raises what :meth:`astream_resume` raises for a run or decisions that do not fit.
+        """
+        return await self._durable.check(run_id, decisions)
 
     async def aresume(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None

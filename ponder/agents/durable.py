@@ -141,10 +141,16 @@ class DurableRuns:
         self._active.add(run_id)
         return spec
 
-    async def resume(
+    async def check(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
-    ) -> RunSpec:
-        """Describe the continuation of a paused or abandoned run, claiming it first."""
+    ) -> str:
+        """Validate ``decisions`` for the run without taking it; the run's thread id."""
+        plan = await self._plan(run_id, decisions)
+        return str(plan[3].get("ponder_thread_id", ""))
+
+    async def _plan(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
+    ) -> tuple[Any, list[PendingCall], Any, dict[str, Any]]:
         if not self._is_durable():
             raise TypeError(f"{type(self._agent).__name__} runs cannot be resumed")
         graph = await self._durable_graph()
@@ -152,8 +158,6 @@ class DurableRuns:
         if not snapshot.values and not snapshot.next:
             raise RunNotFound(run_id)
         pending = pending_of(snapshot)
-        meta = snapshot.metadata or {}
-        ledger = self.ledger
         run_input: Any
         if pending:
             if not decisions:
@@ -166,17 +170,21 @@ class DurableRuns:
             validate_decisions(self._agent.toolbox, pending, parsed)
             run_input = Command(resume={k: v.model_dump(mode="json") for k, v in parsed.items()})
         elif decisions:
-            raise RunNotClaimable(run_id, "not waiting for approval")
+            raise RunNotClaimable(run_id, "it is not waiting for approval")
         else:
             run_input = None if snapshot.next else _FINISHED
-        owns = False
+        return graph, pending, run_input, dict(snapshot.metadata or {})
+
+    async def resume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
+    ) -> RunSpec:
+        """Describe the continuation of a paused or abandoned run, claiming it first."""
+        graph, pending, run_input, meta = await self._plan(run_id, decisions)
+        ledger = self.ledger
+        if run_id in self._active:
+            raise RunNotClaimable(run_id, "it is running in this process")
         if ledger is not None and not ledger.holds(run_id):
             await ledger.claim(run_id, awaiting=bool(pending))
-            owns = True
-        elif ledger is not None:
-            owns = True
-        if run_id in self._active:
-            raise RunNotClaimable(run_id, "running in this process")
         self._active.add(run_id)
         started = meta.get("ponder_started_at")
         return RunSpec(
@@ -187,7 +195,7 @@ class DurableRuns:
             durable=True,
             input=run_input,
             graph=graph,
-            owns_lease=owns,
+            owns_lease=ledger is not None,
         )
 
     # ------------------------------------------------------------- running

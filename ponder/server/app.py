@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
@@ -10,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from ponder.memory import MemoryStore
 from ponder.server.auth import BearerAuth
+from ponder.server.decisions import decisions_router
 from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
+from ponder.server.recovery import recover_abandoned
 from ponder.server.runs import AgentSource, RunManager
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
@@ -29,6 +32,8 @@ def create_app(
     allow_reasoning: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     shutdown_timeout_s: float = 5.0,
+    run_lease_s: float | None = None,
+    recover_runs: bool = True,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
 
@@ -41,14 +46,23 @@ def create_app(
     ``max_body_bytes`` get 413. The app does not close the agents or the
     memory it was given; at shutdown it cancels runs still in flight (after
     ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
+
+    With ``memory``, one run per thread is enforced in the database (any
+    number of workers), runs are leased for ``run_lease_s`` (renewed while they
+    run) and, with ``recover_runs``, runs abandoned by a dead worker are
+    resumed at start-up (see :mod:`ponder.server.recovery`).
     """
-    manager = RunManager(agents, memory=memory)
+    manager = RunManager(agents, memory=memory, lease_s=run_lease_s)
     auth = BearerAuth(api_keys)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        recovering = await recover_abandoned(manager) if recover_runs else []
         yield
         await manager.shutdown(timeout_s=shutdown_timeout_s)
+        for task in recovering:
+            task.cancel()
+        await asyncio.gather(*recovering, return_exceptions=True)
 
     app = FastAPI(
         title="ponder",
@@ -69,6 +83,9 @@ def create_app(
 
     app.include_router(
         native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
+    )
+    app.include_router(
+        decisions_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
     return app
