@@ -16,7 +16,7 @@ from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
-from ponder.server.recovery import recover_abandoned
+from ponder.server.recovery import recovery_loop
 from ponder.server.runs import AgentSource, RunManager
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
@@ -50,19 +50,22 @@ def create_app(
     With ``memory``, one run per thread is enforced in the database (any
     number of workers), runs are leased for ``run_lease_s`` (renewed while they
     run) and, with ``recover_runs``, runs abandoned by a dead worker are
-    resumed at start-up (see :mod:`ponder.server.recovery`).
+    resumed at start-up and then once per lease period (see
+    :mod:`ponder.server.recovery`).
     """
     manager = RunManager(agents, memory=memory, lease_s=run_lease_s)
     auth = BearerAuth(api_keys)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        recovering = await recover_abandoned(manager) if recover_runs else []
+        recovery = None
+        if recover_runs and manager.ledger is not None:
+            recovery = asyncio.create_task(recovery_loop(manager, manager.ledger.lease_s))
         yield
         await manager.shutdown(timeout_s=shutdown_timeout_s)
-        for task in recovering:
-            task.cancel()
-        await asyncio.gather(*recovering, return_exceptions=True)
+        if recovery is not None:
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
 
     app = FastAPI(
         title="ponder",

@@ -1,11 +1,11 @@
-"""Resuming abandoned runs when a server starts.
+"""Resuming abandoned runs: at server start-up, then once per lease period.
 
 A run is abandoned when its lease expired while it was ``running``: the
-worker that ran it died (kill -9, OOM, a lost machine). At start-up a server
-claims each abandoned run of its agents in the database (an atomic update
-that only one server wins, so two servers never resume the same run) and
-finishes it in the background; its events are kept, so a client can follow
-it at ``GET /runs/{run_id}/events``.
+worker that ran it died (kill -9, OOM, a lost machine). At start-up, and then
+every lease period, a server claims each abandoned run of its agents in the
+database (an atomic update that only one server wins, so two servers never
+resume the same run) and finishes it in the background; its events are
+kept, so a client can follow it at ``GET /runs/{run_id}/events``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ponder.server.event_log import EventLog
 from ponder.server.run_stream import run_frames
 from ponder.server.runs import RunManager
 
-__all__ = ["recover_abandoned"]
+__all__ = ["recover_abandoned", "recovery_loop"]
 
 logger = logging.getLogger("ponder.server")
 
@@ -40,6 +40,24 @@ async def recover_abandoned(manager: RunManager) -> list[asyncio.Task[None]]:
         logger.info("recovering abandoned run %s (thread %s)", run.run_id, run.thread_id)
         tasks.append(asyncio.create_task(_finish(manager, run.agent, run.run_id, run.thread_id)))
     return tasks
+
+
+async def recovery_loop(manager: RunManager, interval_s: float) -> None:
+    """Recover abandoned runs now and every ``interval_s`` until cancelled."""
+    running: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            try:
+                for task in await recover_abandoned(manager):
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            except Exception:  # the database may be briefly unreachable; try again later
+                logger.warning("looking for abandoned runs failed", exc_info=True)
+            await asyncio.sleep(interval_s)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _finish(manager: RunManager, name: str, run_id: str, thread_id: str) -> None:

@@ -175,3 +175,92 @@ def test_kill_9_then_a_second_worker_finishes_the_run(point: str, tmp_path: Path
     assert resumed is not None and all(not m.get("tool_calls") for m in resumed["messages"])
     assert CANARY not in json.dumps(resumed)
     assert scan_files_for(CANARY, sqlite_artifacts(db)) == []
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new PostgreSQL database of its own (psycopg URL), dropped afterwards."""
+    import psycopg
+
+    base = os.environ.get("PONDER_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but PONDER_TEST_POSTGRES_URL is not")
+        pytest.skip(reason="PONDER_TEST_POSTGRES_URL is not set; no PostgreSQL to test against")
+    name = f"ponder_durable_{os.getpid()}_{time.time_ns() % 10**9}"
+    admin = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def pg_rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+def pg_dump(url: str) -> str:
+    tables = pg_rows(
+        url,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
+    rows = []
+    for schema, table in tables:
+        rows += [str(r[0]) for r in pg_rows(url, f'SELECT t::text FROM "{schema}"."{table}" t')]
+    return "\n".join(rows)
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_race_then_recover(tmp_path: Path) -> None:
+    """Same thread on two workers at once: one runs, one 409. Then a kill -9 mid-tool."""
+    counter = tmp_path / "count"
+
+    def script(body: dict[str, object]) -> Turn:
+        text = json.dumps(body)
+        if "race me" in text:
+            return Turn(content="raced", first_byte_delay_s=1.5)
+        if "recorded" in text:
+            return Turn(reasoning=f"{CANARY} finish", content="Both notes are recorded.")
+        calls = [ToolCallSpec("fast", {"note": "a"}), ToolCallSpec("slow", {"note": "b"})]
+        return Turn(reasoning=f"{CANARY} two", content="Recording.", tool_calls=calls)
+
+    with (
+        fresh_pg_database() as url,
+        FakeModelServer(script, shape="deepseek") as model,
+        worker(url, model.base_url, counter, PONDER_TEST_SLOW_S="30") as (first, process),
+        worker(url, model.base_url, counter) as (second, _second),
+    ):
+        import concurrent.futures
+
+        def post(base: str) -> int:
+            body = {"question": "race me", "thread_id": "race"}
+            return httpx.post(f"{base}/agents/calc/runs", json=body, timeout=30).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            statuses = sorted(pool.map(post, [first, second]))
+        assert statuses == [200, 409]
+        assert sum("race me" in json.dumps(r.body) for r in model.requests) == 1
+
+        client, _out = start_run_in_background(first)
+        wait_for(lambda: sorted(started(counter)) == ["fast", "slow"], "both tools")
+        time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        client.wait(timeout=30)
+        [(run_id,)] = pg_rows(url, "SELECT run_id FROM runs WHERE thread_id = 'crash-thread'")
+        frames = follow(second, str(run_id))  # the live worker recovers it within a lease
+        assert frames[-1]["result"]["answer"] == "Both notes are recorded."  # type: ignore[index]
+        assert sorted(started(counter)) == ["fast", "slow", "slow"]
+        assert pg_rows(url, "SELECT answer FROM turns WHERE thread_id = 'crash-thread'") == [
+            ("Both notes are recorded.",)
+        ]
+        dump = pg_dump(url)
+    assert "Both notes are recorded." in dump and "fast recorded a" in dump
+    assert CANARY not in dump
