@@ -20,7 +20,7 @@ from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
-from ponder.graphs.approval import ApprovalPolicy, Decision
+from ponder.graphs.approval import ApprovalPolicy, Decision, PendingCall
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
@@ -184,6 +184,10 @@ class Agent(StreamingAgent):
         async with aclosing(self._stream(spec)) as events:
             async for event in events:
                 yield event
+
+    async def pending(self, run_id: str) -> list[PendingCall]:
+        """The calls a run waits on (``[]`` if it is not paused); raises ``RunNotFound``."""
+        return await self._durable.pending(run_id)
 
     async def check_decisions(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None

@@ -78,6 +78,7 @@ class RunSpec:
     graph: Any = None
     owns_lease: bool = False
     pending: list[PendingCall] = field(default_factory=list)
+    decided: frozenset[str] = frozenset()
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -141,6 +142,16 @@ class DurableRuns:
         self._active.add(run_id)
         return spec
 
+    async def pending(self, run_id: str) -> list[PendingCall]:
+        """The calls the run waits on ([] when it is not paused); :class:`RunNotFound`."""
+        if not self._is_durable():
+            raise TypeError(f"{type(self._agent).__name__} runs cannot be resumed")
+        graph = await self._durable_graph()
+        snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
+        if not snapshot.values and not snapshot.next:
+            raise RunNotFound(run_id)
+        return pending_of(snapshot)
+
     async def check(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
     ) -> str:
@@ -196,6 +207,7 @@ class DurableRuns:
             input=run_input,
             graph=graph,
             owns_lease=ledger is not None,
+            decided=frozenset(decisions or ()),
         )
 
     # ------------------------------------------------------------- running
@@ -216,10 +228,12 @@ class DurableRuns:
         if run_input == _FRESH:
             messages = await agent._opening_messages(spec.question, spec.thread_id)
             run_input = {"messages": messages, "steps": 0, "tool_calls_made": 0}
+        context = agent._context(emit)
+        context.decided = spec.decided
         async for _mode, chunk in spec.graph.astream(
             run_input,
             config,
-            context=agent._context(emit),
+            context=context,
             stream_mode=["custom", "values"],
             durability="sync",
         ):

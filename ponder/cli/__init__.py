@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ponder.cli.serve", "serve agents over HTTP (needs ponder[server])"),
     "doctor": ("ponder.cli.doctor", "probe the configured backend and print what it supports"),
     "index": ("ponder.cli.index", "index a folder for the local search tool"),
+    "runs": ("ponder.cli.runs", "list runs; resume a paused or abandoned one"),
 }
 """Subcommand name → (module, one-line help)."""
 

@@ -118,6 +118,8 @@ class ReactContext:
     strict_tools: bool = False
     approvals: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
     """Per-tool approval policies; they override each tool's own ``approval``."""
+    decided: frozenset[str] = frozenset()
+    """Ids of calls a person decided on for this resume (honoured whatever the policies)."""
     emit: Callable[[Any], None] | None = field(default=None, repr=False)
     """Where events go; ``None`` means LangGraph's ``custom`` stream.
 
@@ -338,7 +340,7 @@ def _decided(
     calls carry the new arguments.
     """
     pending = pending_calls(ctx.toolbox, ctx.approvals, calls, state.get("messages", []))
-    if not pending:
+    if not pending and not ctx.decided.intersection(call.id for call in calls):
         return calls
     answer = interrupt({"calls": [p.model_dump(mode="json") for p in pending]})
     decisions = {call_id: decision_from_json(raw) for call_id, raw in dict(answer).items()}

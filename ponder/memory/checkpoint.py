@@ -46,15 +46,32 @@ __all__ = [
 ]
 
 
+CHECKPOINT_TYPES: tuple[tuple[str, str], ...] = (
+    *(
+        ("ponder.backends.types", name)
+        for name in ("SystemMessage", "UserMessage", "AssistantMessage", "ToolMessage")
+    ),
+    ("ponder.backends.types", "ToolCall"),
+    ("ponder.backends.types", "Usage"),
+    ("ponder.graphs.react", "ToolRecord"),
+)
+"""The ponder types a run's checkpoint holds: LangGraph loads these (and its own) only."""
+
+
 class RedactingSerializer(SerializerProtocol):
     """A serializer that strips reasoning before delegating to ``inner``.
 
-    ``inner`` defaults to LangGraph's ``JsonPlusSerializer``. Loading is
-    delegated unchanged.
+    ``inner`` defaults to LangGraph's ``JsonPlusSerializer`` allowed to load
+    :data:`CHECKPOINT_TYPES` besides its own safe types. Loading is delegated
+    unchanged.
     """
 
     def __init__(self, inner: SerializerProtocol | None = None) -> None:
-        self._inner: SerializerProtocol = inner if inner is not None else JsonPlusSerializer()
+        self._inner: SerializerProtocol = (
+            inner
+            if inner is not None
+            else JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+        )
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         return self._inner.dumps_typed(_redact_payload(obj))

@@ -208,3 +208,20 @@ async def test_resume_from_a_fresh_process_state_on_every_contract(
     assert done.answer == "Done: the mail went out." and lines(counter) == ["bob@example.com"]
     assert len(server.requests) == 2  # no 400 and no retry: each request was accepted
     assert scan_files_for(canary, sqlite_artifacts(tmp_path / "memory.db")) == []
+
+
+async def test_decisions_hold_even_if_the_resuming_agent_has_no_policy(
+    memory: MemoryStore, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    script = [*mail_script("x")[:1], Turn(content="Not sent.")]
+    with FakeModelServer(script, shape="deepseek") as server:
+        async with backend_for(server, "deepseek") as backend:
+            asking = Agent(
+                backend, [counting_tool(counter)], memory=memory, approvals={"send_mail": "always"}
+            )
+            paused = await asking.arun("Mail Bob")
+            trusting = Agent(backend, [counting_tool(counter)], memory=memory)
+            decision = {paused.pending[0].call_id: Reject(message="not now")}
+            done = await trusting.aresume(paused.run_id, decision)
+    assert done.answer == "Not sent." and lines(counter) == []
