@@ -1,4 +1,4 @@
-"""Approvals and resuming through the Python API: real HTTP to the fake, real SQLite, real LangGraph."""
+"""Approvals and resuming through the Python API: real HTTP, real SQLite, real LangGraph."""
 
 from __future__ import annotations
 

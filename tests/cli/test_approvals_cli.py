@@ -1,4 +1,4 @@
-"""Approvals on the command line: y/n/edit on a terminal (pexpect), exit 6 off one, ``ponder runs``."""
+"""Approvals on the command line: y/n/edit on a terminal (pexpect), exit 6 off one, runs."""
 
 from __future__ import annotations
 
