@@ -14,6 +14,7 @@ written as ``None``.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -161,11 +162,52 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
             "postgres_checkpointer needs langgraph-checkpoint-postgres: "
             "pip install 'ponder[postgres]'"
         ) from exc
+    libpq = _libpq_url(url)
     async with RedactingAsyncPostgresSaver.from_conn_string(
-        _libpq_url(url), serde=RedactingSerializer()
+        libpq, serde=RedactingSerializer()
     ) as saver:
-        await saver.setup()
+        if libpq not in _PG_READY:
+            await _setup_once(saver, libpq)
+            _PG_READY.add(libpq)
         yield saver
+
+
+_PG_READY: set[str] = set()
+_PG_SETUP_ATTEMPTS = 5
+
+
+async def _setup_once(saver: AsyncPostgresSaver, libpq: str) -> None:
+    """``saver.setup()``, retried: setups racing in other processes collide on CREATE.
+
+    (An advisory lock would deadlock: LangGraph builds indexes CONCURRENTLY,
+    which waits for every open transaction, the lock's waiters included.)
+    """
+    import psycopg
+
+    async with _pg_setup_lock():
+        if libpq in _PG_READY:
+            return
+        for attempt in range(_PG_SETUP_ATTEMPTS):
+            try:
+                await saver.setup()
+                return
+            except psycopg.Error:
+                if attempt == _PG_SETUP_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+
+_setup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pg_setup_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _setup_locks.get(loop)
+    if lock is None:
+        lock = _setup_locks[loop] = asyncio.Lock()
+    return lock
 
 
 def _prepare_sqlite_file(path: str | Path) -> str:

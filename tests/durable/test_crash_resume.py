@@ -264,3 +264,49 @@ def test_two_workers_on_postgres_race_then_recover(tmp_path: Path) -> None:
         dump = pg_dump(url)
     assert "Both notes are recorded." in dump and "fast recorded a" in dump
     assert CANARY not in dump
+
+
+@pytest.mark.postgres
+def test_ponder_serve_with_workers_on_postgres(tmp_path: Path) -> None:
+    """``ponder serve --workers 2``: runs answer, and one thread still takes one run at a time."""
+
+    def script(body: dict[str, object]) -> Turn:
+        return Turn(reasoning=f"{CANARY} w", content="served", first_byte_delay_s=1.0)
+
+    port = free_port()
+    with fresh_pg_database() as url, FakeModelServer(script, shape="vllm") as model:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PONDER_")},
+            "PYTHONPATH": str(ROOT),
+            "PONDER_BASE_URL": model.base_url,
+            "PONDER_MODEL": "r1",
+            "HOME": str(tmp_path),
+        }
+        command = [sys.executable, "-m", "ponder", "serve", "--port", str(port)]
+        command += ["--workers", "2", "--memory", url, "--agent", "react"]
+        server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: _healthy(base), "ponder serve", timeout_s=90)
+            import concurrent.futures
+
+            def post(thread: str) -> int:
+                body = {"question": "hello", "thread_id": thread}
+                return httpx.post(f"{base}/agents/react/runs", json=body, timeout=60).status_code
+
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                spread = list(pool.map(post, ["a", "b", "c", "same", "same"]))
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+        assert spread[:3] == [200, 200, 200]
+        assert sorted(spread[3:]) == [200, 409]
+        assert len(pg_rows(url, "SELECT 1 FROM turns")) == 4
+        assert CANARY not in pg_dump(url)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
