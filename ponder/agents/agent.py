@@ -97,6 +97,12 @@ class Agent(StreamingAgent):
     independent. ``response_schema`` (a JSON Schema dict or a pydantic model)
     turns on JSON mode: the final answer must validate, and is returned as the
     validated value.
+
+    Runs are durable: checkpointed after every step (redacted) in the memory's
+    database, or in process memory without memory, so they can pause for
+    ``approvals`` (tool name → ``"never"``, ``"always"`` or a predicate on the
+    validated arguments) and be resumed by id (:meth:`aresume`), also by
+    another process after a crash. ``durable=False`` turns checkpoints off.
     """
 
     def __init__(
@@ -118,6 +124,7 @@ class Agent(StreamingAgent):
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
         approvals: Mapping[str, ApprovalPolicy] | None = None,
+        durable: bool = True,
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -143,7 +150,9 @@ class Agent(StreamingAgent):
         self.approvals = dict(approvals or {})
         for name in self.approvals:
             self.toolbox.get(name)  # KeyError names the tools there are
-        self._durable = DurableRuns(self, self._graph, checkpointer)
+        if not durable and (self.approvals or checkpointer is not None):
+            raise ValueError("approvals and a checkpointer need durable=True")
+        self._durable = DurableRuns(self, self._graph if durable else None, checkpointer)
 
     # ------------------------------------------------------------ public API
 
