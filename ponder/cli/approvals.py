@@ -10,9 +10,10 @@ nothing is asked: the command prints the run id and exits with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ponder.cli._common import EXIT_AWAITING, short
@@ -29,14 +30,21 @@ def can_ask() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def ask_decisions(
+async def _input(prompt: str) -> str:
+    return await asyncio.to_thread(input, prompt)
+
+
+async def ask_decisions(
     pending: list[PendingCall],
     toolbox: ToolBox,
     *,
-    read: Callable[[str], str] = input,
+    read: Callable[[str], Awaitable[str | None]] = _input,
     err: TextIO | None = None,
-) -> dict[str, Decision]:
-    """One decision per pending call, asked on the terminal (edits re-asked until valid)."""
+) -> dict[str, Decision] | None:
+    """One decision per pending call, asked on the terminal (edits re-asked until valid).
+
+    ``None`` when the input ends before every call is decided.
+    """
     from ponder.agents import Approve, Edit, InvalidDecision, Reject
     from ponder.graphs.approval import validate_decisions
 
@@ -47,16 +55,19 @@ def ask_decisions(
             print(f"The model says: {short(call.intent, 400)}", file=out)
         print(f"Tool call: {call.tool}({json.dumps(call.arguments, ensure_ascii=False)})", file=out)
         while True:
-            answer = read("Run it? [y]es / [n]o / [e]dit: ").strip().lower()
+            line = await read("Run it? [y]es / [n]o / [e]dit: ")
+            if line is None:
+                return None
+            answer = line.strip().lower()
             if answer in ("y", "yes"):
                 decisions[call.call_id] = Approve()
                 break
             if answer in ("n", "no"):
-                message = read("Message for the model (optional): ").strip()
+                message = ((await read("Message for the model (optional): ")) or "").strip()
                 decisions[call.call_id] = Reject(message=message) if message else Reject()
                 break
             if answer in ("e", "edit"):
-                edited = _read_arguments(read, out)
+                edited = _read_arguments(await read("New arguments (one line of JSON): "), out)
                 if edited is None:
                     continue
                 try:
@@ -69,8 +80,9 @@ def ask_decisions(
     return decisions
 
 
-def _read_arguments(read: Callable[[str], str], out: TextIO) -> dict[str, Any] | None:
-    text = read("New arguments (one line of JSON): ")
+def _read_arguments(text: str | None, out: TextIO) -> dict[str, Any] | None:
+    if text is None:
+        return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

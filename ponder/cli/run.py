@@ -151,7 +151,9 @@ async def settle(agent: StreamingAgent, result: RunResult, args: argparse.Namesp
     from ponder.cli.approvals import ask_decisions, can_ask
 
     while result.outcome == "awaiting_approval" and isinstance(agent, Agent) and can_ask():
-        decisions = ask_decisions(result.pending, agent.toolbox)
+        decisions = await ask_decisions(result.pending, agent.toolbox)
+        if decisions is None:
+            break
         result = await _stream(agent.astream_resume(result.run_id, decisions), args)
     return result
 

@@ -110,7 +110,7 @@ async def _resume(args: argparse.Namespace) -> int:
                     decision = Approve() if args.approve_all else Reject(message=args.reject)
                     decisions = {call.call_id: decision for call in pending}
                 elif can_ask():
-                    decisions = ask_decisions(pending, agent.toolbox)
+                    decisions = await ask_decisions(pending, agent.toolbox)
                 else:
                     print(
                         f"ponder: run {args.run_id} waits for approval; pass --approve-all "

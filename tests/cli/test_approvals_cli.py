@@ -95,3 +95,29 @@ def test_off_a_terminal_the_run_pauses_and_runs_resume_finishes_it(env: dict[str
         gone = ponder("runs", "resume", run_id, "--approve-all", env=env)
         assert gone.returncode == 2 and gone.stderr.count("\n") == 1  # one clear line
     assert "no tools today" in str(server.requests[-1].body)
+
+
+def test_chat_asks_on_the_terminal_and_a_rejection_reaches_the_model(env: dict[str, str]) -> None:
+    turns = [*script()[:1], Turn(content="Understood, I will not check it.")]
+    with FakeModelServer(turns, shape="vllm") as server:
+        env["PONDER_BASE_URL"] = server.base_url
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "ponder", "chat", "--approve", "check_proof"],
+            env=env,
+            encoding="utf-8",
+            timeout=60,
+        )
+        child.expect("› ")
+        child.sendline("Is (a+b)^2 = a^2+2ab+b^2?")
+        child.expect(r"Run it\? \[y\]es / \[n\]o / \[e\]dit: ")
+        child.sendline("n")
+        child.expect("Message for the model")
+        child.sendline("not this time")
+        child.expect("Understood, I will not check it.")
+        child.expect("› ")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    assert "not this time" in str(server.requests[-1].body)
