@@ -26,6 +26,7 @@ from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
 from ponder.memory.runs import RunStatus
+from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -224,7 +225,10 @@ class Agent(StreamingAgent):
 
     async def _stream(self, spec: RunSpec) -> AsyncGenerator[AgentEvent, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(spec, queue))
+        run = telemetry.start_run(self, self.backend, spec.thread_id, spec.question)
+        producer = asyncio.create_task(
+            self._produce(spec, queue), context=telemetry.run_context(run)
+        )
         reasoning: list[str] = []
         final_state: dict[str, Any] = {}
         status: RunStatus = "cancelled"
@@ -249,6 +253,7 @@ class Agent(StreamingAgent):
                     yield item
             result = self._result(final_state, spec.thread_id, "".join(reasoning))  # type: ignore[arg-type]
             result = self._durable.finish_result(spec, result)
+            telemetry.finish_run(run, result, final_state)
             if result.ok and self.memory is not None:
                 await save_turn(self.memory, spec.question, result, spec.started_at)
             # Released before the last event: a caller that stops at it (arun) may
@@ -256,6 +261,10 @@ class Agent(StreamingAgent):
             await self._durable.release(spec, "awaiting_approval" if spec.pending else "done")
             released = True
             yield FinalEvent(result=result)
+        except BaseException as exc:  # an error, or the caller stopped early (cancelled)
+            if not released:
+                telemetry.fail_run(run, exc)
+            raise
         finally:
             if not producer.done():
                 producer.cancel()

@@ -26,6 +26,7 @@ from ponder.cli._common import (
     short,
     write,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -77,11 +78,13 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         help="ask before each call of this tool (repeatable); off a terminal the run pauses "
         "and the command exits 6 with its run id",
     )
+    add_telemetry_options(run, trace_file=True)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the question; the exit code says how it ended."""
-    return asyncio.run(_run(args))
+    with telemetry_from(args):
+        return asyncio.run(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from ponder.cli._common import (
     make_backend_from,
     open_memory,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -57,6 +58,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="worker processes (uvicorn); use PostgreSQL memory for more than one, so runs, "
         "leases and kept events are shared",
     )
+    add_telemetry_options(serve, trace_file=False)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -84,7 +86,8 @@ def main(args: argparse.Namespace) -> int:
             proxy_headers=False,
         )
         return EXIT_OK
-    serve(args.host, args.port, build_app(args))
+    with telemetry_from(args):
+        serve(args.host, args.port, build_app(args))
     return EXIT_OK
 
 

@@ -57,6 +57,7 @@ from ponder.graphs.events import (
     UsageEvent,
 )
 from ponder.graphs.resume_fold import fold_unreplayable
+from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox, ToolResult
 
 __all__ = [
@@ -204,7 +205,9 @@ async def model_node(state: ReactState, runtime: Runtime[ReactContext]) -> React
         force_thinking=ctx.force_thinking,
         reasoning_effort=ctx.reasoning_effort,
     )
-    completion = await _stream_completion(ctx.backend, request, step, writer)
+    async with telemetry.chat(request, step) as call:
+        completion = await _stream_completion(ctx.backend, request, step, call.watch(writer))
+        call.done(completion)
     usage = state.get("usage", Usage()) + (completion.usage or Usage())
     writer(UsageEvent(step=step, usage=completion.usage or Usage()))
     ctx.remember_reasoning(completion)
@@ -289,8 +292,10 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
         writer(ToolCallEvent(step=step, id=call.id, name=call.name, arguments=arguments))
     # Each call is a LangGraph task: its result is checkpointed when it completes,
     # so a resumed run (after a pause or a crash) never runs a finished call again.
+    started = telemetry.tool_clock()
     futures = [_run_call(call.model_dump(mode="json")) for call in to_run]
     results = [ToolResult(**(await future)) for future in futures]
+    telemetry.tools_ran(results, started, step)
     messages: list[Message] = []
     records: list[ToolRecord] = []
     for result in results:

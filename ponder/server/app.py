@@ -18,6 +18,7 @@ from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
 from ponder.server.recovery import recovery_loop
 from ponder.server.runs import AgentSource, RunManager
+from ponder.server.tracing import TraceContextMiddleware
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -77,6 +78,7 @@ def create_app(
     app.state.ponder = manager
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")
     async def health() -> JSONResponse:

@@ -1,5 +1,6 @@
 """Code runners for ``run_python``: a local bubblewrap sandbox and E2B, one interface."""
 
+from ponder.tools.code.command import CommandOutcome, run_command
 from ponder.tools.code.e2b import E2BRunner
 from ponder.tools.code.local import LocalSandbox
 from ponder.tools.code.result import (
@@ -13,6 +14,7 @@ from ponder.tools.code.tool import make_runner, run_python_tool
 
 __all__ = [
     "CodeRunner",
+    "CommandOutcome",
     "E2BRunner",
     "ExecutionError",
     "ExecutionResult",
@@ -20,5 +22,6 @@ __all__ = [
     "SandboxLimits",
     "SandboxUnavailableError",
     "make_runner",
+    "run_command",
     "run_python_tool",
 ]
