@@ -109,7 +109,10 @@ class DurableRuns:
 
     def _is_durable(self) -> bool:
         """Only the agent's own reason–act graph is checkpointed (subclass graphs are not)."""
-        return self._agent._graph is self._react_graph
+        from ponder.agents.agent import Agent
+
+        own_chunks = type(self._agent)._graph_chunks is Agent._graph_chunks
+        return own_chunks and self._agent._graph is self._react_graph
 
     # ---------------------------------------------------------- run starts
 
@@ -230,6 +233,7 @@ class DurableRuns:
             run_input = {"messages": messages, "steps": 0, "tool_calls_made": 0}
         context = agent._context(emit)
         context.decided = spec.decided
+        context.durable_tools = True
         async for _mode, chunk in spec.graph.astream(
             run_input,
             config,

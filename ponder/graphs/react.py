@@ -25,7 +25,7 @@ from langgraph.config import get_stream_writer
 from langgraph.func import task
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime, get_runtime
+from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, interrupt
 from pydantic import BaseModel, ConfigDict
 
@@ -120,6 +120,10 @@ class ReactContext:
     approvals: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
     """Per-tool approval policies; they override each tool's own ``approval``."""
     decided: frozenset[str] = frozenset()
+    durable_tools: bool = False
+    """Run each tool call as a LangGraph task (set for checkpointed runs): a resumed
+    run then never repeats a finished call. Off for graphs run inside another
+    graph's node, whose tasks would belong to the outer run."""
     """Ids of calls a person decided on for this resume (honoured whatever the policies)."""
     emit: Callable[[Any], None] | None = field(default=None, repr=False)
     """Where events go; ``None`` means LangGraph's ``custom`` stream.
@@ -293,8 +297,11 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
     # Each call is a LangGraph task: its result is checkpointed when it completes,
     # so a resumed run (after a pause or a crash) never runs a finished call again.
     started = telemetry.tool_clock()
-    futures = [_run_call(call.model_dump(mode="json")) for call in to_run]
-    results = [ToolResult(**(await future)) for future in futures]
+    if ctx.durable_tools:
+        futures = [_run_call(ctx.toolbox, call.model_dump(mode="json")) for call in to_run]
+        results = [ToolResult(**(await future)) for future in futures]
+    else:  # no checkpointer, so no pause: nothing was rejected
+        results = await ctx.toolbox.run_all(to_run)
     telemetry.tools_ran(results, started, step)
     messages: list[Message] = []
     records: list[ToolRecord] = []
@@ -372,7 +379,7 @@ REJECTED = "__rejected__"
 
 
 @task
-async def _run_call(call_data: dict[str, Any]) -> dict[str, Any]:
+async def _run_call(toolbox: ToolBox, call_data: dict[str, Any]) -> dict[str, Any]:
     """Run one tool call (a LangGraph task, so its result is checkpointed on completion)."""
     call = ToolCall.model_validate(call_data)
     if call.name == REJECTED:
@@ -389,8 +396,7 @@ async def _run_call(call_data: dict[str, Any]) -> dict[str, Any]:
                 truncated_chars=0,
             )
         )
-    ctx = get_runtime(ReactContext).context
-    return dataclasses.asdict(await ctx.toolbox.run(call))
+    return dataclasses.asdict(await toolbox.run(call))
 
 
 def route_after_model(state: ReactState) -> Literal["tools", "model", "__end__"]:
