@@ -120,11 +120,11 @@ class ReactContext:
     approvals: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
     """Per-tool approval policies; they override each tool's own ``approval``."""
     decided: frozenset[str] = frozenset()
+    """Ids of calls a person decided on for this resume (honoured whatever the policies)."""
     durable_tools: bool = False
     """Run each tool call as a LangGraph task (set for checkpointed runs): a resumed
     run then never repeats a finished call. Off for graphs run inside another
     graph's node, whose tasks would belong to the outer run."""
-    """Ids of calls a person decided on for this resume (honoured whatever the policies)."""
     emit: Callable[[Any], None] | None = field(default=None, repr=False)
     """Where events go; ``None`` means LangGraph's ``custom`` stream.
 
@@ -294,8 +294,8 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
             continue
         arguments = call.parsed if call.parse_error is None else call.arguments
         writer(ToolCallEvent(step=step, id=call.id, name=call.name, arguments=arguments))
-    # Each call is a LangGraph task: its result is checkpointed when it completes,
-    # so a resumed run (after a pause or a crash) never runs a finished call again.
+    # In a checkpointed run each call is a LangGraph task: its result is saved when
+    # it completes, so a resumed run (after a pause or a crash) never runs it again.
     started = telemetry.tool_clock()
     if ctx.durable_tools:
         futures = [_run_call(ctx.toolbox, call.model_dump(mode="json")) for call in to_run]
