@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from _fake_server import ANSWER
@@ -41,11 +42,16 @@ from ponder.memory import MemoryStore
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def per_step_ms(base_url: str, memory_url: str, steps: int, reps: int) -> dict[bool, float]:
+async def per_step_ms(
+    base_url: str, memory_url: str, steps: int, reps: int, durability: Literal["sync", "async"]
+) -> dict[bool, float]:
     """Median ms per model step, with and without checkpoints (runs alternate)."""
     memory = MemoryStore.from_url(memory_url)
     backend = OpenAICompatibleBackend(base_url=base_url, model="fake-r1", api_key="sk-bench")
-    agents = {flag: Agent(backend, [add], memory=memory, durable=flag) for flag in (True, False)}
+    agents = {
+        flag: Agent(backend, [add], memory=memory, durable=flag, durability=durability)
+        for flag in (True, False)
+    }
     times: dict[bool, list[float]] = {True: [], False: []}
     try:
         for rep in range(reps + 1):
@@ -71,7 +77,9 @@ def checkpoint_rows(args: argparse.Namespace) -> list[list[object]]:
     for latency in (0.0, args.latency):
         with fake_model(steps=args.steps, first_byte_delay_s=latency) as url:
             for name, memory_url in databases.items():
-                ms = asyncio.run(per_step_ms(url, memory_url, args.steps, args.reps))
+                ms = asyncio.run(
+                    per_step_ms(url, memory_url, args.steps, args.reps, args.durability)
+                )
                 extra = ms[True] - ms[False]
                 rows.append(
                     [
@@ -167,9 +175,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--runs", type=int, default=64)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--durability", choices=["sync", "async"], default="sync")
     args = parser.parse_args()
     print("## Durable runs\n")
-    print(f"### Checkpoint cost per step ({args.steps} tool steps + answer, {args.reps} runs)\n")
+    print(
+        f"### Checkpoint cost per step ({args.steps} tool steps + answer, {args.reps} runs, "
+        f"durability={args.durability})\n"
+    )
     header = ["database", "model latency", "no checkpoints ms/step", "durable ms/step"]
     print(table([*header, "extra ms/step", "ratio"], checkpoint_rows(args)))
     rows = serve_rows(args)

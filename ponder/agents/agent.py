@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
@@ -104,6 +104,10 @@ class Agent(StreamingAgent):
     ``approvals`` (tool name → ``"never"``, ``"always"`` or a predicate on the
     validated arguments) and be resumed by id (:meth:`aresume`), also by
     another process after a crash. ``durable=False`` turns checkpoints off.
+    ``durability="sync"`` (the default) saves each step before the next starts;
+    ``"async"`` saves it while the next step runs (cheaper on PostgreSQL, but a
+    crash in that moment may lose the last step, so a finished tool call could
+    run again).
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class Agent(StreamingAgent):
         closing: Iterable[SupportsAclose] = (),
         approvals: Mapping[str, ApprovalPolicy] | None = None,
         durable: bool = True,
+        durability: Literal["sync", "async"] = "sync",
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -151,6 +156,7 @@ class Agent(StreamingAgent):
         self.approvals = dict(approvals or {})
         for name in self.approvals:
             self.toolbox.get(name)  # KeyError names the tools there are
+        self.durability = durability
         if not durable and (self.approvals or checkpointer is not None):
             raise ValueError("approvals and a checkpointer need durable=True")
         self._durable = DurableRuns(self, self._graph if durable else None, checkpointer)

@@ -239,7 +239,7 @@ class DurableRuns:
             config,
             context=context,
             stream_mode=["custom", "values"],
-            durability="sync",
+            durability=agent.durability,
         ):
             yield chunk
         spec.pending = pending_of(await spec.graph.aget_state(config))
