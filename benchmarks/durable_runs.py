@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -142,7 +143,7 @@ def serve_rows(args: argparse.Namespace) -> list[list[object]]:
             )
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait(lambda url=base: _healthy(url))
+                _wait(functools.partial(_healthy, base))
                 asyncio.run(load(base, 2 * args.clients, args.clients))  # warm every worker
                 rate, latencies = asyncio.run(load(base, args.runs, args.clients))
             finally:
