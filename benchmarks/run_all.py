@@ -30,6 +30,7 @@ SCENARIOS = (
     "streaming",
     "memory_store",
     "code_runner",
+    "mcp_latency",
     "tracing_overhead",
 )
 PACKAGES = (
@@ -47,6 +48,7 @@ PACKAGES = (
     "sqlalchemy",
     "aiosqlite",
     "psycopg",
+    "mcp",
 )
 
 

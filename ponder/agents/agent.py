@@ -19,6 +19,7 @@ from ponder.agents.durable import DurableRuns, RunSpec
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
+from ponder.backends.wellformed import well_formed
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.approval import ApprovalPolicy, Decision, PendingCall
 from ponder.graphs.budgets import Budgets, Outcome
@@ -108,6 +109,11 @@ class Agent(StreamingAgent):
     ``"async"`` saves it while the next step runs (cheaper on PostgreSQL, but a
     crash in that moment may lose the last step, so a finished tool call could
     run again).
+
+    ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
+    :class:`~ponder.tools.mcp.HttpServer` or ``--mcp``-style strings; needs
+    ``ponder[mcp]``) adds those servers' tools, listed at the first run; the
+    agent closes their sessions.
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class Agent(StreamingAgent):
         approvals: Mapping[str, ApprovalPolicy] | None = None,
         durable: bool = True,
         durability: Literal["sync", "async"] = "sync",
+        mcp_servers: Iterable[Any] = (),
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -151,6 +158,9 @@ class Agent(StreamingAgent):
             "strict_tools": strict_tools,
         }
         self._closing = list(closing)
+        self._mcp = _mcp_toolset(mcp_servers)
+        if self._mcp is not None:
+            self._closing.append(self._mcp)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
         self.approvals = dict(approvals or {})
@@ -180,7 +190,8 @@ class Agent(StreamingAgent):
         (see :meth:`astream_resume`). With memory, the thread is claimed in the
         database first: :class:`~ponder.memory.ThreadBusy` if another run has it.
         """
-        question = self._checked_question(question)
+        question = well_formed(self._checked_question(question))
+        await self._ready_tools()
         spec = await self._durable.start(question, thread_id or uuid.uuid4().hex)
         async with aclosing(self._stream(spec)) as events:
             async for event in events:
@@ -196,6 +207,7 @@ class Agent(StreamingAgent):
         :class:`~ponder.memory.RunNotClaimable` (running elsewhere, finished,
         or not waiting) or :class:`~ponder.graphs.approval.InvalidDecision`.
         """
+        await self._ready_tools()
         spec = await self._durable.resume(run_id, decisions)
         async with aclosing(self._stream(spec)) as events:
             async for event in events:
@@ -228,6 +240,11 @@ class Agent(StreamingAgent):
     ) -> RunResult:
         """Synchronous :meth:`aresume` (not for use inside a running event loop)."""
         return asyncio.run(self.aresume(run_id, decisions))
+
+    async def _ready_tools(self) -> None:
+        """List the MCP servers' tools (once) before a run uses the toolbox."""
+        if self._mcp is not None:
+            await self._mcp.add_tools_to(self.toolbox)
 
     async def _stream(self, spec: RunSpec) -> AsyncGenerator[AgentEvent, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -371,6 +388,15 @@ class Agent(StreamingAgent):
             model=self.backend.model,
             reasoning=reasoning,
         )
+
+
+def _mcp_toolset(servers: Iterable[Any]) -> Any:
+    servers = list(servers)
+    if not servers:
+        return None
+    from ponder.tools.mcp import McpToolset
+
+    return McpToolset(servers)
 
 
 async def save_turn(

@@ -23,11 +23,13 @@ def build_react_agent(
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
     approvals: dict[str, Any] | None = None,
+    mcp_servers: list[Any] | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
 
     The code runner is the local sandbox (one notebook-like session per
-    agent, closed with it), search is the offline local index.
+    agent, closed with it), search is the offline local index;
+    ``mcp_servers`` add those MCP servers' tools.
     """
     from ponder.tools.code import make_runner, run_python_tool
     from ponder.tools.proof import check_proof_tool
@@ -43,6 +45,7 @@ def build_react_agent(
         response_schema=response_schema,
         closing=[runner],
         approvals=approvals,
+        mcp_servers=mcp_servers or (),
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "dim",
     "load_json_schema",
     "make_backend_from",
+    "mcp_servers_from",
     "open_memory",
     "short",
     "write",
@@ -134,6 +135,24 @@ def make_backend_from(args: argparse.Namespace) -> ChatBackend:
     if sys.stderr.isatty():
         print("ponder: no backend configured; using the in-process local model", file=sys.stderr)
     return backend
+
+
+def mcp_servers_from(args: argparse.Namespace) -> list[Any]:
+    """The MCP servers named by ``--mcp`` values and the ``--mcp-config`` file."""
+    values, config = getattr(args, "mcp", None) or [], getattr(args, "mcp_config", None)
+    if not values and config is None:
+        return []
+    try:
+        from ponder.tools.mcp import McpConfigError, load_config, parse_server
+    except ImportError:
+        raise CliError("--mcp needs the mcp extra: pip install 'ponder[mcp]'", EXIT_USAGE) from None
+    try:
+        servers = [parse_server(value) for value in values]
+        if config is not None:
+            servers.extend(load_config(config))
+    except McpConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    return servers
 
 
 def budgets_from(args: argparse.Namespace) -> Budgets:

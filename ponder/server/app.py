@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+import importlib.util
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from ponder.memory import MemoryStore
-from ponder.server.auth import BearerAuth
+from ponder.server.auth import AuthMiddleware, BearerAuth
 from ponder.server.decisions import decisions_router
 from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
@@ -20,9 +22,10 @@ from ponder.server.recovery import recovery_loop
 from ponder.server.runs import AgentSource, RunManager
 from ponder.server.tracing import TraceContextMiddleware
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+__all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_BODY_TIMEOUT_S = 30.0
 
 
 def create_app(
@@ -32,9 +35,11 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     allow_reasoning: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     shutdown_timeout_s: float = 5.0,
     run_lease_s: float | None = None,
     recover_runs: bool = True,
+    mcp: bool | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
 
@@ -42,11 +47,17 @@ def create_app(
     requests) or a zero-argument factory (called per run; its agent is closed
     after the run). ``memory`` is the store the agents save to; it backs the
     thread endpoints. ``api_keys`` turns on bearer authentication for every
-    route but ``/health``. Reasoning is sent only when ``allow_reasoning`` is
-    true *and* the request sets ``include_reasoning``. Bodies over
-    ``max_body_bytes`` get 413. The app does not close the agents or the
-    memory it was given; at shutdown it cancels runs still in flight (after
-    ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
+    route but ``/health``, checked before any body is read. Reasoning is sent
+    only when ``allow_reasoning`` is true *and* the request sets
+    ``include_reasoning``. Bodies over ``max_body_bytes`` get 413, bodies
+    slower than ``body_timeout_s`` 408. Thread ids must match
+    :data:`~ponder.server.models.THREAD_ID_PATTERN` (else 422). The app does
+    not close the agents or the memory it was given; at shutdown it cancels
+    runs still in flight (after ``shutdown_timeout_s`` of waiting for them);
+    a cancelled run saves nothing, or is logged as completed if its turn was
+    already stored.
+    ``mcp`` serves each agent as an MCP tool at ``/mcp`` (Streamable HTTP, same
+    bearer tokens; by default when the ``mcp`` SDK is installed).
 
     With ``memory``, one run per thread is enforced in the database (any
     number of workers), runs are leased for ``run_lease_s`` (renewed while they
@@ -57,13 +68,16 @@ def create_app(
     manager = RunManager(agents, memory=memory, lease_s=run_lease_s)
     auth = BearerAuth(api_keys)
 
+    mcp_endpoint, mcp_lifespan = _mcp_mount(manager, auth, allow_reasoning, mcp)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         recovery = None
         if recover_runs and manager.ledger is not None:
             recovery = asyncio.create_task(recovery_loop(manager, manager.ledger.lease_s))
-        yield
-        await manager.shutdown(timeout_s=shutdown_timeout_s)
+        async with mcp_lifespan():
+            yield
+            await manager.shutdown(timeout_s=shutdown_timeout_s)
         if recovery is not None:
             recovery.cancel()
             await asyncio.gather(recovery, return_exceptions=True)
@@ -77,7 +91,11 @@ def create_app(
     )
     app.state.ponder = manager
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
+    if auth.enabled:  # before the body limit: nothing is read from a client without a key
+        # /mcp checks the same tokens itself, before any body, and answers in JSON-RPC
+        open_paths = {"/health"} | ({"/mcp"} if mcp_endpoint is not None else set())
+        app.add_middleware(AuthMiddleware, auth=auth, open_paths=open_paths)
     app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")
@@ -93,4 +111,19 @@ def create_app(
         decisions_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
+    if mcp_endpoint is not None:
+        app.add_route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"])
     return app
+
+
+def _mcp_mount(
+    manager: RunManager, auth: BearerAuth, allow_reasoning: bool, wanted: bool | None
+) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The ``/mcp`` endpoint and its lifespan, or ``(None, a no-op)``."""
+    if wanted is None:
+        wanted = importlib.util.find_spec("mcp") is not None
+    if not wanted:
+        return None, nullcontext
+    from ponder.server.mcp import mcp_http_app, mcp_server
+
+    return mcp_http_app(mcp_server(manager, send_reasoning=allow_reasoning), auth)

@@ -26,6 +26,7 @@ CASES = {
         ["--steps", "1", "--reps", "1", "--workers", "1", "--runs", "2", "--clients", "1"],
         "Checkpoint cost per step",
     ),
+    "mcp_latency.py": (["--calls", "3", "--warmup", "1"], "| MCP HTTP |"),
     "tracing_overhead.py": (["--reps", "1", "--warmup", "0", "--steps", "1"], "on, in-memory"),
 }
 
