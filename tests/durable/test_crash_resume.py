@@ -271,7 +271,7 @@ def test_ponder_serve_with_workers_on_postgres(tmp_path: Path) -> None:
     """``ponder serve --workers 2``: runs answer, and one thread still takes one run at a time."""
 
     def script(body: dict[str, object]) -> Turn:
-        return Turn(reasoning=f"{CANARY} w", content="served", first_byte_delay_s=1.0)
+        return Turn(reasoning=f"{CANARY} w", content="served", first_byte_delay_s=2.0)
 
     port = free_port()
     with fresh_pg_database() as url, FakeModelServer(script, shape="vllm") as model:
@@ -294,7 +294,7 @@ def test_ponder_serve_with_workers_on_postgres(tmp_path: Path) -> None:
                 body = {"question": "hello", "thread_id": thread}
                 return httpx.post(f"{base}/agents/react/runs", json=body, timeout=60).status_code
 
-            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            with concurrent.futures.ThreadPoolExecutor(5) as pool:  # all five at once
                 spread = list(pool.map(post, ["a", "b", "c", "same", "same"]))
         finally:
             server.send_signal(signal.SIGINT)
