@@ -79,6 +79,7 @@ class RunSpec:
     owns_lease: bool = False
     pending: list[PendingCall] = field(default_factory=list)
     decided: frozenset[str] = frozenset()
+    instructions: str | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -229,7 +230,9 @@ class DurableRuns:
             return
         run_input = spec.input
         if run_input == _FRESH:
-            messages = await agent._opening_messages(spec.question, spec.thread_id)
+            messages = await agent._opening_messages(
+                spec.question, spec.thread_id, spec.instructions
+            )
             run_input = {"messages": messages, "steps": 0, "tool_calls_made": 0}
         context = agent._context(emit)
         context.decided = spec.decided

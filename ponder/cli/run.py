@@ -13,6 +13,7 @@ from ponder.cli._common import (
     AGENT_NAMES,
     EXIT_NO_ANSWER,
     EXIT_OK,
+    EXIT_TRUNCATED,
     EXIT_USAGE,
     CliError,
     add_backend_options,
@@ -77,7 +78,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         default=[],
         metavar="TOOL",
         help="ask before each call of this tool (repeatable); off a terminal the run pauses "
-        "and the command exits 6 with its run id",
+        "and the command exits 7 with its run id",
     )
     add_telemetry_options(run, trace_file=True)
     run.add_argument(
@@ -233,6 +234,12 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
         print(f"thread: {result.thread_id}", file=sys.stderr)
     if result.ok:
         return EXIT_OK
+    if result.outcome == "truncated":
+        print(
+            "ponder: the answer was cut off by the token limit (raise --max-tokens)",
+            file=sys.stderr,
+        )
+        return EXIT_TRUNCATED
     reason = {
         "invalid_json": "the final answer did not match the schema after retries",
         "wall_time": "the wall-time budget ran out",

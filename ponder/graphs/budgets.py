@@ -14,10 +14,15 @@ Outcome = Literal[
     "max_tokens",
     "wall_time",
     "invalid_json",
+    "truncated",
     "awaiting_approval",
 ]
-"""Why a run ended. Anything but ``answered`` means a budget or check ended it
-(or, for ``awaiting_approval``, that it paused for a person's decision)."""
+"""Why a run ended. Anything but ``answered`` means a budget or check ended it.
+
+``truncated``: the model's reply was cut off by the per-call token limit
+(``finish_reason: "length"``); the partial text is returned, never stored.
+``awaiting_approval``: the run paused for a person's decision on a tool call.
+"""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Approvals on the command line: y/n/edit on a terminal (pexpect), exit 6 off one, runs."""
+"""Approvals on the command line: y/n/edit on a terminal (pexpect), exit 7 off one, runs."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_off_a_terminal_the_run_pauses_and_runs_resume_finishes_it(env: dict[str
     with FakeModelServer(script(), shape="vllm") as server:
         env["PONDER_BASE_URL"] = server.base_url
         paused = ponder("run", "--approve", "check_proof", "Is it an identity?", env=env)
-        assert paused.returncode == 6, paused.stderr
+        assert paused.returncode == 7, paused.stderr
         match = re.search(r"run: ([0-9a-f]{32})", paused.stderr)
         assert match, paused.stderr
         run_id = match.group(1)
@@ -88,7 +88,7 @@ def test_off_a_terminal_the_run_pauses_and_runs_resume_finishes_it(env: dict[str
         assert listed.returncode == 0 and run_id in listed.stdout
         assert "awaiting_approval" in listed.stdout
         waiting = ponder("runs", "resume", run_id, env=env)
-        assert waiting.returncode == 6 and "--approve-all" in waiting.stderr
+        assert waiting.returncode == 7 and "--approve-all" in waiting.stderr
         done = ponder("runs", "resume", run_id, "--reject", "no tools today", env=env)
         assert done.returncode == 0, done.stderr
         assert "Yes, the identity holds." in done.stdout
