@@ -50,6 +50,9 @@ class PendingCall(BaseModel):
     """The answer text the model wrote in this turn so far (never its reasoning)."""
 
 
+_DECLINED = "The user declined this tool call."
+
+
 class Approve(BaseModel):
     """Run the call as the model asked."""
 
@@ -61,8 +64,11 @@ class Reject(BaseModel):
     """Do not run the call; the model reads ``message``."""
 
     model_config = ConfigDict(frozen=True)
-    message: str = "The user declined this tool call."
+    message: str = _DECLINED
     action: Literal["reject"] = "reject"
+
+    def __init__(self, message: str = _DECLINED, **data: Any) -> None:
+        super().__init__(message=message, **data)
 
 
 class Edit(BaseModel):
@@ -71,6 +77,9 @@ class Edit(BaseModel):
     model_config = ConfigDict(frozen=True)
     arguments: dict[str, Any] = Field(default_factory=dict)
     action: Literal["edit"] = "edit"
+
+    def __init__(self, arguments: dict[str, Any] | None = None, **data: Any) -> None:
+        super().__init__(arguments=arguments or {}, **data)
 
 
 Decision = Approve | Reject | Edit

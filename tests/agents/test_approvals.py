@@ -225,3 +225,9 @@ async def test_decisions_hold_even_if_the_resuming_agent_has_no_policy(
             decision = {paused.pending[0].call_id: Reject(message="not now")}
             done = await trusting.aresume(paused.run_id, decision)
     assert done.answer == "Not sent." and lines(counter) == []
+
+
+def test_decisions_take_their_contract_arguments_positionally() -> None:
+    assert Reject("not now").message == "not now" == Reject(message="not now").message
+    assert Edit({"to": "x"}).arguments == {"to": "x"} == Edit(arguments={"to": "x"}).arguments
+    assert Reject().message and Edit().arguments == {}
