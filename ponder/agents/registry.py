@@ -22,6 +22,7 @@ def build_react_agent(
     memory: MemoryStore | None = None,
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
+    approvals: dict[str, Any] | None = None,
     mcp_servers: list[Any] | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
@@ -43,6 +44,7 @@ def build_react_agent(
         budgets=budgets,
         response_schema=response_schema,
         closing=[runner],
+        approvals=approvals,
         mcp_servers=mcp_servers or (),
     )
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ponder.cli.serve", "serve agents over HTTP (needs ponder[server])"),
     "doctor": ("ponder.cli.doctor", "probe the configured backend and print what it supports"),
     "index": ("ponder.cli.index", "index a folder for the local search tool"),
+    "runs": ("ponder.cli.runs", "list runs; resume a paused or abandoned one"),
     "mcp": ("ponder.cli.mcp", "serve agents as MCP tools over stdio (needs ponder[mcp])"),
     "trace": ("ponder.cli.trace", "print a --trace file as a timeline of steps, calls and tokens"),
 }

@@ -67,9 +67,9 @@ def agui_router(manager: RunManager, *, allow_reasoning: bool, auth: BearerAuth)
         question = checked_question(_last_user_text(body))
         props = body.forwarded_props if isinstance(body.forwarded_props, dict) else {}
         show_reasoning = allow_reasoning and props.get("include_reasoning") is True
-        claim = manager.claim(thread_id)
+        claim = await manager.start(agent, thread_id, question)
         events = ui_events(
-            manager, agent, question, claim, run_id=uuid.uuid4().hex, show_reasoning=show_reasoning
+            manager, agent, question, claim, run_id=claim.run_id, show_reasoning=show_reasoning
         )
         return EventStreamResponse(
             _frames(events, AguiTranslator(thread_id, body.run_id)), on_close=claim.release

@@ -84,13 +84,13 @@ def vercel_router(manager: RunManager, *, allow_reasoning: bool, auth: BearerAut
         manager.check_agent(agent)
         thread_id = checked_thread_id(body.id)
         question = checked_question(body.question())
-        claim = manager.claim(thread_id)
+        claim = await manager.start(agent, thread_id, question)
         events = ui_events(
             manager,
             agent,
             question,
             claim,
-            run_id=uuid.uuid4().hex,
+            run_id=claim.run_id,
             show_reasoning=allow_reasoning and body.include_reasoning,
         )
         response = EventStreamResponse(_frames(events, VercelTranslator()), on_close=claim.release)

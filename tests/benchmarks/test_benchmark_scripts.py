@@ -22,6 +22,10 @@ CASES = {
     "memory_store.py": (["--turns", "20", "--loads", "2"], "add_turn"),
     "parser_throughput.py": (["--mb", "0.05"], "ThinkSplitter"),
     "code_runner.py": ([], "sandbox warm call"),
+    "durable_runs.py": (
+        ["--steps", "1", "--reps", "1", "--workers", "1", "--runs", "2", "--clients", "1"],
+        "Checkpoint cost per step",
+    ),
     "mcp_latency.py": (["--calls", "3", "--warmup", "1"], "| MCP HTTP |"),
     "tracing_overhead.py": (["--reps", "1", "--warmup", "0", "--steps", "1"], "on, in-memory"),
 }
