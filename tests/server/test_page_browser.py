@@ -5,7 +5,8 @@ a token, ask, watch reasoning stream and fold away, see a proof verdict card
 and typeset math, resume the thread and delete it; on a phone, in the dark
 theme and by keyboard: a search card with its source and a pretty-printed
 JSON answer, and with reasoning not allowed, no reasoning text anywhere in
-the DOM or in what the page received.
+the DOM or in what the page received; a code card from the real sandbox; a
+paused tool call edited on its approval card, then run.
 Screenshots go to the test's tmp dir; ``PONDER_SCREENSHOT=path`` also saves
 the README's screenshot there.
 """
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from capabilities import missing
-from server_harness import last_user_text, serving
+from server_harness import fake_agent, last_user_text, serving
 
 from ponder.agents import Agent
 from ponder.backends import OpenAICompatibleBackend
@@ -265,3 +266,33 @@ async def test_code_card_shows_the_code_and_its_output(
                 assert await card.locator(".badge.ok").count() == 1
                 await page.screenshot(path=str(tmp_path / "code.png"), full_page=True)
                 await page.close()
+
+
+async def test_a_paused_call_is_edited_then_runs(browser: Any, memory: MemoryStore) -> None:
+    script = [
+        Turn(content="Let me add them.", tool_calls=[ToolCallSpec("add", {"a": 2, "b": 3})]),
+        Turn(content="The sum is 42."),
+    ]
+    async with (
+        fake_agent(script, memory, approvals={"add": "always"}) as (agent, _),
+        serving(create_app({"calc": agent}, memory=memory)) as url,
+    ):
+        page = await browser.new_page(viewport={"width": 1000, "height": 800})
+        await page.goto(f"{url}/")
+        await page.wait_for_selector("body[data-ready=true]")
+        await page.get_by_label("Your question").fill("Add 2 and 3")
+        await page.get_by_label("Your question").press("Enter")
+        card = page.locator("section.approval")
+        await card.wait_for()
+        assert "Let me add them." in await card.locator(".intent").inner_text()
+        arguments = card.get_by_label("Arguments for add (JSON)")
+        assert json.loads(await arguments.input_value()) == {"a": 2, "b": 3}
+        await card.get_by_role("button", name="Edit").click()
+        await arguments.fill('{"a": 20, "b": 22}')
+        await card.get_by_role("button", name="Send edited call").click()
+        await page.locator(".turn .meta").wait_for()
+        assert await page.locator(".turn .answer").inner_text() == "The sum is 42."
+        assert "42" in await page.locator("section.tool-add .result").inner_text()
+        await page.close()
+    (thread,) = await memory.list_threads()
+    assert [t.answer for t in await memory.turns(thread.id)] == ["The sum is 42."]
