@@ -124,6 +124,6 @@ async def _frames(
                 "type": "error",
                 "step": 0,
                 "kind": type(exc).__name__,
-                "message": "run failed",
+                "message": str(exc.detail) if isinstance(exc, ApiError) else "run failed",
             }
             yield sse_frame(failed, event="error", event_id=next(ids))

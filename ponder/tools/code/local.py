@@ -49,8 +49,9 @@ _BOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 _UID_RANGE = (1_000_000_000, 1_100_000_000)  # unused by real accounts; one uid per session
 _INSTALL_HINT = (
     "Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
-    "`dnf install bubblewrap`) and allow user namespaces, or pass "
-    "allow_unsandboxed=True to run with rlimits and a scrubbed environment only."
+    "`dnf install bubblewrap`) and allow user namespaces, or pass allow_unsandboxed=True "
+    "(`--allow-unsandboxed` on the command line) to run with rlimits and a scrubbed "
+    "environment only."
 )
 _SIGNAL_CAUSES = {
     signal.SIGXCPU: "CPU time limit exceeded",
@@ -72,7 +73,7 @@ class LocalSandbox:
     ) -> None:
         self.limits = limits
         self._given_workdir = workdir
-        self._sandboxed = _bwrap_usable()
+        self._sandboxed = self._box_usable()
         if not self._sandboxed:
             if not allow_unsandboxed:
                 raise SandboxUnavailableError(
@@ -152,14 +153,7 @@ class LocalSandbox:
                 "site_dirs": _site_dirs(),
             }
         )
-        if self._sandboxed:
-            argv = [*_bwrap_argv(workdir, uid), _INTERPRETER, "-I", "-S", _BOX_WORKER, config]
-            cwd = None
-        else:
-            argv = [_INTERPRETER, "-I", "-S", str(_WORKER), config]
-            cwd = workdir
-        env = {"PATH": _BOX_PATH, "HOME": _BOX_HOME if self._sandboxed else str(workdir)}
-        env["LANG"] = "C.UTF-8"
+        argv, cwd, env = self._command(workdir, uid, config)
         self._proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
@@ -177,6 +171,24 @@ class LocalSandbox:
             raise SandboxUnavailableError(
                 f"The code sandbox did not start: {stderr.strip() or 'no message'}. {_INSTALL_HINT}"
             )
+
+    def _box_usable(self) -> bool:
+        """Whether this machine can run the box (else only ``allow_unsandboxed`` runs code)."""
+        return _bwrap_usable()
+
+    def _command(
+        self, workdir: Path, uid: int | None, config: str
+    ) -> tuple[list[str], Path | None, dict[str, str]]:
+        """The worker's argv, working folder and environment."""
+        if self._sandboxed:
+            argv = [*_bwrap_argv(workdir, uid), _INTERPRETER, "-I", "-S", _BOX_WORKER, config]
+            cwd = None
+        else:
+            argv = [_INTERPRETER, "-I", "-S", str(_WORKER), config]
+            cwd = workdir
+        env = {"PATH": _BOX_PATH, "HOME": _BOX_HOME if self._sandboxed else str(workdir)}
+        env["LANG"] = "C.UTF-8"
+        return argv, cwd, env
 
     async def _call(self, code: str, limit_s: float, *, state_lost: bool) -> ExecutionResult:
         proc = self._proc
