@@ -91,7 +91,7 @@ def _debugger(
 
     if response_schema is not None:
         raise ValueError("the debugger answers with its own report; --schema does not apply")
-    if (code_runner or code_runner_plan()).kind != "bwrap":
+    if (mode or "fix") == "fix" and (code_runner or code_runner_plan()).kind != "bwrap":
         problem = local_sandbox_problem() or "the macOS sandbox does not run the debugger yet"
         raise ValueError(_DEBUGGER_NEEDS_BOX.format(problem=problem.removeprefix("no sandbox: ")))
     return build_debugger_agent(
