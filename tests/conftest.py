@@ -7,7 +7,6 @@ fail: CI installs bubblewrap, so a skip there would hide the escape tests.
 from __future__ import annotations
 
 import pytest
-
 from capabilities import bubblewrap_missing, missing
 
 

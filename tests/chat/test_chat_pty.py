@@ -50,7 +50,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def chat(server: FakeModelServer, env: dict[str, str], tmp_path: Path, *extra: str) -> Any:
-    args = ["-m", "ponder.chat", "--base-url", server.base_url, "--model", "fake-r1"]
+    args = ["-m", "ponder", "chat", "--base-url", server.base_url, "--model", "fake-r1"]
     args += ["--provider", "deepseek", "--api-key", "sk-fake"]
     args += ["--memory", f"sqlite:///{tmp_path / 'memory.db'}", *extra]
     return pexpect.spawn(
@@ -140,7 +140,7 @@ def test_ctrl_c_at_the_prompt_leaves(
 
 def test_no_backend_configured_is_one_clear_line(env: dict[str, str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ponder.chat"],
+        [sys.executable, "-m", "ponder", "chat"],
         env=env,
         input="",
         capture_output=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ponder.doctor import diagnose, doctor_main
+from ponder.cli.doctor_probe import diagnose, doctor_main
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 
 KEY = "sk-doctor-test-key-0123456789"

@@ -1,4 +1,4 @@
-"""``ponder chat``: an interactive terminal session on one thread.
+"""The ``ponder chat`` session: an interactive terminal session on one thread.
 
 The answer streams; the reasoning shows live in a dimmed panel that collapses
 to a one-line summary as soon as the answer or a tool call starts (``/reasoning``
@@ -31,6 +31,7 @@ from rich.text import Text
 
 from ponder.agents import FinalEvent, RunResult, StreamingAgent
 from ponder.backends import BackendError, ChatBackend, ConnectionFailedError, make_backend
+from ponder.cli._common import NO_BACKEND_HINT, short
 from ponder.graphs import (
     AnswerDelta,
     Budgets,
@@ -44,7 +45,7 @@ from ponder.graphs import (
 from ponder.memory import MemoryStore
 from ponder.memory.models import THREAD_ID_MAX
 
-__all__ = ["add_chat_arguments", "chat_main"]
+__all__ = ["chat_main"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -58,22 +59,6 @@ Ctrl-C while an answer streams cancels it; nothing of it is saved and the thread
 _REFRESH_PER_S = 12
 _PANEL_TAIL_CHARS = 4_000
 _RESUME_SHOWN = 3
-
-
-def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``ponder chat``: ``ponder run``'s backend and memory options."""
-    from ponder.agents.registry import AGENT_NAMES
-    from ponder.cli import add_backend_options, add_memory_options
-
-    add_backend_options(parser)
-    parser.add_argument(
-        "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
-    )
-    add_memory_options(parser)
-    parser.add_argument("--thread", default=None, help="resume this conversation")
-    parser.add_argument(
-        "--max-steps", type=int, default=None, help="model calls that may use tools"
-    )
 
 
 async def chat_main(args: argparse.Namespace) -> int:
@@ -125,7 +110,6 @@ def _thread_id(given: str | None) -> str:
 
 
 def _open_backend(args: argparse.Namespace) -> ChatBackend | None:
-    from ponder.cli import NO_BACKEND_HINT
 
     api_key = args.api_key or os.environ.get("PONDER_API_KEY")
     try:
@@ -201,8 +185,8 @@ class _Session:
                 Text(f"resumed: {len(earlier)} earlier turn(s) in this thread", style="dim")
             )
             for turn in earlier[-_RESUME_SHOWN:]:
-                self._console.print(Text(f"  you: {_short(turn.question, 100)}", style="dim"))
-                self._console.print(Text(f"  ponder: {_short(turn.answer, 100)}", style="dim"))
+                self._console.print(Text(f"  you: {short(turn.question, 100)}", style="dim"))
+                self._console.print(Text(f"  ponder: {short(turn.answer, 100)}", style="dim"))
         self._console.print(
             Text("/help for commands · Ctrl-C cancels an answer · Ctrl-D exits", style="dim")
         )
@@ -315,12 +299,12 @@ class _TurnView:
         elif isinstance(event, ToolCallEvent):
             self._line(
                 Text.assemble(
-                    ("→ ", "cyan"), (event.name, "bold cyan"), " ", _short(event.arguments)
+                    ("→ ", "cyan"), (event.name, "bold cyan"), " ", short(event.arguments)
                 )
             )
         elif isinstance(event, ToolResultEvent):
             mark, style = ("✓", "green") if event.ok else ("✗", "red")
-            self._line(Text.assemble(("  " + mark + " ", style), (_short(event.output), "dim")))
+            self._line(Text.assemble(("  " + mark + " ", style), (short(event.output), "dim")))
         elif isinstance(event, RetryEvent):
             self._line(Text(f"retrying in {event.delay_s:.1f} s: {event.reason}", style="yellow"))
         elif isinstance(event, ErrorEvent | UsageEvent):
@@ -409,12 +393,6 @@ class _TurnView:
         self._at_line_start = True
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # ------------------------------------------------------------------ input
 
 
@@ -467,19 +445,3 @@ class _LineReader:
             self.close()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
-
-
-def _main() -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ponder.chat", description=__doc__.split("\n\n")[0]
-    )
-    add_chat_arguments(parser)
-    args = parser.parse_args()
-    try:
-        return asyncio.run(chat_main(args))
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

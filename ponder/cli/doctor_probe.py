@@ -1,11 +1,11 @@
-"""``ponder doctor``: probe a configured backend and report what it can do.
+"""The probes of ``ponder doctor``: what a configured backend can do.
 
 A handful of tiny requests go through ponder's own backends (no retries)
 while a recording transport keeps the raw response bytes, so the report can
 say both what ponder understood and how the server spelled it: reachable,
 models, where reasoning arrives, the think-tag style, tool calls,
 ``tool_choice``, JSON modes and the profile in use. Exit codes follow
-``ponder.cli``: 0 usable, 2 bad configuration, 3 unreachable, 4
+``ponder.cli._common``: 0 usable, 2 bad configuration, 3 unreachable, 4
 authentication failed, 5 the backend answers but chat does not work.
 """
 

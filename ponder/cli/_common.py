@@ -1,0 +1,211 @@
+"""What the subcommands share: exit codes, one-line errors, backend and memory options.
+
+This module is imported to build the parser, so it imports nothing heavy at
+the top; the helpers that open backends and stores import them when called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from ponder.backends import BackendError, ChatBackend
+    from ponder.graphs import Budgets
+    from ponder.memory import MemoryStore
+
+__all__ = [
+    "AGENT_NAMES",
+    "EXIT_AUTH",
+    "EXIT_BACKEND",
+    "EXIT_CODES_HELP",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_ANSWER",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "NO_BACKEND_HINT",
+    "PROVIDER_NAMES",
+    "CliError",
+    "add_backend_options",
+    "add_memory_options",
+    "backend_failure",
+    "budgets_from",
+    "dim",
+    "load_json_schema",
+    "make_backend_from",
+    "open_memory",
+    "short",
+    "write",
+]
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH, EXIT_BACKEND = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = (
+    "Exit codes: 0 answered; 1 no valid answer; 2 bad usage or configuration; "
+    "3 backend unreachable; 4 authentication failed; 5 other backend error; 130 interrupted."
+)
+
+# Spelled out here so that building the parser imports no backend or agent code;
+# tests/cli/test_cli_package.py checks them against the registries they mirror.
+PROVIDER_NAMES: tuple[str, ...] = (
+    "auto",
+    "deepseek",
+    "deepseek-r1",
+    "openrouter",
+    "vllm",
+    "sglang",
+    "ollama",
+    "llamacpp",
+    "openai-compatible",
+    "ollama-native",
+)
+AGENT_NAMES: tuple[str, ...] = ("react", "math-tutor", "debugger")
+
+NO_BACKEND_HINT = (
+    "no model backend configured: set PONDER_BASE_URL and PONDER_MODEL for a local server "
+    "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama), "
+    "or PONDER_API_KEY with --provider deepseek for DeepSeek's hosted API, "
+    "or pip install 'ponder[local]' and set PONDER_LOCAL_MODEL to a GGUF file"
+)
+
+
+class CliError(Exception):
+    """A failure to report in one line, with its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """The model-backend options shared by ``run``, ``chat``, ``serve`` and ``doctor``."""
+    env = os.environ.get
+    parser.add_argument("--base-url", default=env("PONDER_BASE_URL"), help="env PONDER_BASE_URL")
+    parser.add_argument("--model", default=env("PONDER_MODEL"), help="env PONDER_MODEL")
+    parser.add_argument("--api-key", default=None, help="env PONDER_API_KEY (never echoed)")
+    parser.add_argument(
+        "--provider",
+        default=env("PONDER_PROVIDER", "auto"),
+        choices=PROVIDER_NAMES,
+        help="provider profile (default auto: from the URL and model; env PONDER_PROVIDER)",
+    )
+
+
+def add_memory_options(parser: argparse.ArgumentParser) -> None:
+    """Where final answers are remembered."""
+    parser.add_argument(
+        "--memory",
+        default=os.environ.get("PONDER_MEMORY_URL"),
+        help="SQLAlchemy URL, env PONDER_MEMORY_URL (default: SQLite in the user data dir)",
+    )
+
+
+def make_backend_from(args: argparse.Namespace) -> ChatBackend:
+    """The configured backend; with none configured, the in-process local model.
+
+    The local model needs the ``[local]`` extra; it is ``PONDER_LOCAL_MODEL``
+    or the default R1 distill, downloaded on first use.
+    """
+    from ponder.backends import make_backend
+
+    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
+    try:
+        return make_backend(
+            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
+        )
+    except ValueError as exc:
+        if args.base_url or api_key or args.provider != "auto":
+            raise CliError(str(exc), EXIT_USAGE) from None
+    from ponder.backends.local import LocalModelError, default_local_backend
+
+    try:
+        backend = default_local_backend()
+    except LocalModelError:
+        raise CliError(NO_BACKEND_HINT, EXIT_USAGE) from None
+    if sys.stderr.isatty():
+        print("ponder: no backend configured; using the in-process local model", file=sys.stderr)
+    return backend
+
+
+def budgets_from(args: argparse.Namespace) -> Budgets:
+    """The run budgets from ``--max-steps``, ``--max-tokens`` and ``--timeout``."""
+    from ponder.graphs import Budgets
+
+    defaults = Budgets()
+    max_steps = getattr(args, "max_steps", None)
+    timeout = getattr(args, "timeout", None)
+    try:
+        return Budgets(
+            max_steps=max_steps if max_steps is not None else defaults.max_steps,
+            max_tokens_per_call=getattr(args, "max_tokens", None),
+            wall_time_s=timeout if timeout is not None else defaults.wall_time_s,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def open_memory(url: str | None) -> MemoryStore:
+    """The memory store at ``url`` (default: SQLite in the user data dir)."""
+    from ponder.memory import MemoryStore
+
+    try:
+        return MemoryStore.from_url(url)
+    except ValueError as exc:
+        raise CliError(f"bad memory URL: {exc}", EXIT_USAGE) from None
+
+
+def backend_failure(exc: BackendError, base_url: str | None) -> CliError:
+    """A backend error as the one line and exit code the user sees."""
+    from ponder.backends import AuthenticationError, ConnectionFailedError
+    from ponder.backends.local import LocalModelError
+
+    if isinstance(exc, LocalModelError):
+        return CliError(f"{NO_BACKEND_HINT} (the local model is unavailable: {exc})", EXIT_USAGE)
+    if isinstance(exc, ConnectionFailedError):
+        return CliError(f"cannot reach the model backend at {base_url}: {exc}", EXIT_UNREACHABLE)
+    if isinstance(exc, AuthenticationError):
+        return CliError(f"authentication failed: {exc} (check PONDER_API_KEY)", EXIT_AUTH)
+    return CliError(f"{type(exc).__name__}: {exc}", EXIT_BACKEND)
+
+
+def load_json_schema(path: Path) -> dict[str, Any]:
+    """The JSON Schema in ``path``, checked; a bad file is a usage error."""
+    import jsonschema
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except OSError as exc:
+        raise CliError(f"cannot read schema file {path}: {exc.strerror}", EXIT_USAGE) from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"schema file {path} is not JSON: {exc}", EXIT_USAGE) from None
+    except jsonschema.SchemaError as exc:
+        raise CliError(
+            f"schema file {path} is not a valid JSON Schema: {exc.message}", EXIT_USAGE
+        ) from None
+    if not isinstance(schema, dict):
+        raise CliError(f"schema file {path} must hold a JSON object", EXIT_USAGE)
+    return schema
+
+
+def write(stream: TextIO, text: str) -> None:
+    """Write and flush at once (the text is streaming to a person)."""
+    stream.write(text)
+    stream.flush()
+
+
+def dim(text: str, stream: TextIO) -> str:
+    """``text`` dimmed when ``stream`` is a terminal."""
+    return f"\x1b[2m{text}\x1b[0m" if stream.isatty() else text
+
+
+def short(value: Any, limit: int = 120) -> str:
+    """A value on one line of at most ``limit`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,30 @@
+"""``ponder chat``: an interactive session on one thread (the session is in ``chat_session``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ponder.cli._common import AGENT_NAMES, add_backend_options, add_memory_options
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ponder chat``: ``ponder run``'s backend and memory options."""
+    add_backend_options(parser)
+    parser.add_argument(
+        "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
+    )
+    add_memory_options(parser)
+    parser.add_argument("--thread", default=None, help="resume this conversation")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="model calls that may use tools"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the session until the user leaves; 0, or 2 for bad options or configuration."""
+    from ponder.cli.chat_session import chat_main
+
+    return asyncio.run(chat_main(args))

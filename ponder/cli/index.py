@@ -1,0 +1,30 @@
+"""``ponder index FOLDER``: add a folder of documents to the local search index."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ponder.cli._common import EXIT_OK, EXIT_USAGE, CliError
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(index: argparse.ArgumentParser) -> None:
+    """The options of ``ponder index``."""
+    index.add_argument("folder", type=Path)
+    index.add_argument("--db", default=None, help="index file (default: the user data dir)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Index the folder and print what changed."""
+    from ponder.tools.search import index_command
+
+    if not args.folder.is_dir():
+        raise CliError(f"not a folder: {args.folder}", EXIT_USAGE)
+    stats = index_command(str(args.folder), args.db)
+    print(
+        f"indexed {stats.files_indexed} files ({stats.files_unchanged} unchanged, "
+        f"{stats.files_removed} removed), {stats.chunks} chunks in {stats.seconds:.1f} s"
+    )
+    return EXIT_OK

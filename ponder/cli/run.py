@@ -1,0 +1,180 @@
+"""``ponder run``: ask one question, stream the answer to stdout, exit with a code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ponder.cli._common import (
+    AGENT_NAMES,
+    EXIT_NO_ANSWER,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    add_backend_options,
+    add_memory_options,
+    backend_failure,
+    budgets_from,
+    dim,
+    load_json_schema,
+    make_backend_from,
+    open_memory,
+    short,
+    write,
+)
+
+if TYPE_CHECKING:
+    from ponder.agents import RunResult, StreamingAgent
+    from ponder.backends import ChatBackend
+    from ponder.graphs import Budgets
+    from ponder.memory import MemoryStore
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    """The options of ``ponder run``."""
+    run.add_argument("question", metavar="QUESTION")
+    add_backend_options(run)
+    run.add_argument(
+        "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
+    )
+    run.add_argument(
+        "--mode", default=None, help="math-tutor: solve|hints|check; debugger: fix|explain"
+    )
+    run.add_argument("--project", type=Path, default=None, help="debugger: the project folder")
+    run.add_argument(
+        "--command", default=None, help='debugger: the failing command, e.g. "pytest -x"'
+    )
+    run.add_argument(
+        "--apply",
+        action="store_true",
+        help="debugger: apply the patch to the project once it passed in the sandbox",
+    )
+    add_memory_options(run)
+    run.add_argument("--thread", default=None, help="continue this conversation")
+    run.add_argument(
+        "--schema", type=Path, default=None, help="JSON Schema file the answer must satisfy"
+    )
+    run.add_argument("--max-steps", type=int, default=None, help="model calls that may use tools")
+    run.add_argument("--max-tokens", type=int, default=None, help="max tokens per model call")
+    run.add_argument("--timeout", type=float, default=None, help="wall-time budget, seconds")
+    run.add_argument(
+        "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
+    )
+    run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the question; the exit code says how it ended."""
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from ponder.backends import BackendError
+
+    schema = load_json_schema(args.schema) if args.schema else None
+    budgets = budgets_from(args)
+    backend = make_backend_from(args)
+    memory = open_memory(args.memory)
+    try:
+        agent = _build_agent(args, backend, memory, budgets, schema)
+        try:
+            result = await _stream(agent, args)
+        finally:
+            await agent.aclose()
+    except BackendError as exc:
+        raise backend_failure(exc, args.base_url or getattr(backend, "base_url", None)) from None
+    finally:
+        await backend.aclose()
+        await memory.aclose()
+    return _report(result, args)
+
+
+def _build_agent(
+    args: argparse.Namespace,
+    backend: ChatBackend,
+    memory: MemoryStore,
+    budgets: Budgets,
+    schema: dict[str, Any] | None,
+) -> StreamingAgent:
+    from ponder.agents.registry import build_agent
+
+    options: dict[str, Any] = {
+        "backend": backend,
+        "memory": memory,
+        "budgets": budgets,
+        "response_schema": schema,
+    }
+    if args.mode is not None:
+        options["mode"] = args.mode
+    debugger_only = {"project": args.project, "command": args.command, "apply": args.apply}
+    if args.agent == "debugger":
+        options.update(debugger_only)
+    elif any(debugger_only.values()):
+        raise CliError(
+            "--project, --command and --apply are options of --agent debugger", EXIT_USAGE
+        )
+    try:
+        return build_agent(args.agent, **options)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def _streams_answer(args: argparse.Namespace) -> bool:
+    """Whether the answer text streams to stdout (plain text answers only)."""
+    return not args.as_json and args.schema is None and args.agent == "react"
+
+
+async def _stream(agent: StreamingAgent, args: argparse.Namespace) -> RunResult:
+    from ponder.agents import FinalEvent
+    from ponder.graphs import AnswerDelta, ReasoningEvent, ToolCallEvent, ToolResultEvent
+
+    out, err = sys.stdout, sys.stderr
+    live_answer = _streams_answer(args)
+    live_tools = err.isatty()
+    in_reasoning = False
+    async for event in agent.astream(args.question, thread_id=args.thread):
+        if isinstance(event, ReasoningEvent) and args.show_reasoning:
+            write(err, dim(event.text, err))
+            in_reasoning = True
+            continue
+        if in_reasoning and not isinstance(event, ReasoningEvent):
+            write(err, "\n")
+            in_reasoning = False
+        if isinstance(event, AnswerDelta) and live_answer:
+            write(out, event.text)
+        elif isinstance(event, ToolCallEvent) and live_tools:
+            write(err, dim(f"→ {event.name}({short(event.arguments)})\n", err))
+        elif isinstance(event, ToolResultEvent) and live_tools:
+            mark = "✓" if event.ok else "✗"
+            write(err, dim(f"  {mark} {short(event.output)}\n", err))
+        elif isinstance(event, FinalEvent):
+            return event.result
+    raise RuntimeError("the run ended without a result")
+
+
+def _report(result: RunResult, args: argparse.Namespace) -> int:
+    if args.as_json:
+        print(json.dumps(result.to_json_dict(), ensure_ascii=False))
+    else:
+        if _streams_answer(args):
+            if result.answer_text:
+                print()  # the answer streamed already; end its line
+        elif args.schema is not None and result.answer is not None:
+            print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
+        elif result.answer_text:
+            print(result.answer_text)
+        print(f"thread: {result.thread_id}", file=sys.stderr)
+    if result.ok:
+        return EXIT_OK
+    reason = {
+        "invalid_json": "the final answer did not match the schema after retries",
+        "wall_time": "the wall-time budget ran out",
+    }.get(result.outcome, f"the run's budget ran out ({result.outcome.replace('_', ' ')})")
+    print(f"ponder: {reason}", file=sys.stderr)
+    return EXIT_NO_ANSWER
