@@ -158,6 +158,7 @@ class Agent(StreamingAgent):
         queue: asyncio.Queue[Any] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(question, thread_id, queue))
         reasoning: list[str] = []
+        reasoning_step = 0
         final_state: dict[str, Any] = {}
         try:
             while (item := await queue.get()) is not _DONE:
@@ -174,6 +175,9 @@ class Agent(StreamingAgent):
                     final_state = item
                 else:
                     if isinstance(item, ReasoningEvent):
+                        if reasoning and item.step != reasoning_step:
+                            reasoning.append("\n\n")  # each step's thought on its own
+                        reasoning_step = item.step
                         reasoning.append(item.text)
                     yield item
         finally:

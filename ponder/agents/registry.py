@@ -93,7 +93,7 @@ def _debugger(
         raise ValueError("the debugger answers with its own report; --schema does not apply")
     if (mode or "fix") == "fix" and (code_runner or code_runner_plan()).kind != "bwrap":
         problem = local_sandbox_problem() or "the macOS sandbox does not run the debugger yet"
-        raise ValueError(_DEBUGGER_NEEDS_BOX.format(problem=problem.removeprefix("no sandbox: ")))
+        raise ValueError(_DEBUGGER_NEEDS_BOX.format(problem=problem))
     return build_debugger_agent(
         mode=mode or "fix",  # type: ignore[arg-type]
         project=project,

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ponder.cli.serve", "serve agents over HTTP (needs ponder[server])"),
     "doctor": ("ponder.cli.doctor", "probe the configured backend and print what it supports"),
     "index": ("ponder.cli.index", "index a folder for the local search tool"),
+    "fake-model": (
+        "ponder.cli.fake_model",
+        "serve a fake model on loopback (try ponder offline)",
+    ),
 }
 """Subcommand name → (module, one-line help)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -17,8 +16,10 @@ from ponder.cli._common import (
     CliError,
     add_backend_options,
     add_memory_options,
+    add_sandbox_options,
     backend_failure,
     budgets_from,
+    code_runner_from,
     dim,
     load_json_schema,
     make_backend_from,
@@ -56,6 +57,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         help="debugger: apply the patch to the project once it passed in the sandbox",
     )
     add_memory_options(run)
+    add_sandbox_options(run)
     run.add_argument("--thread", default=None, help="continue this conversation")
     run.add_argument(
         "--schema", type=Path, default=None, help="JSON Schema file the answer must satisfy"
@@ -71,6 +73,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the question; the exit code says how it ended."""
+    import asyncio
+
     return asyncio.run(_run(args))
 
 
@@ -109,6 +113,7 @@ def _build_agent(
         "memory": memory,
         "budgets": budgets,
         "response_schema": schema,
+        "code_runner": code_runner_from(args),
     }
     if args.mode is not None:
         options["mode"] = args.mode
@@ -138,8 +143,12 @@ async def _stream(agent: StreamingAgent, args: argparse.Namespace) -> RunResult:
     live_answer = _streams_answer(args)
     live_tools = err.isatty()
     in_reasoning = False
+    reasoning_step = 0
     async for event in agent.astream(args.question, thread_id=args.thread):
         if isinstance(event, ReasoningEvent) and args.show_reasoning:
+            if in_reasoning and event.step != reasoning_step:
+                write(err, "\n\n")  # another model call's thought: not glued to the last
+            reasoning_step = event.step
             write(err, dim(event.text, err))
             in_reasoning = True
             continue
@@ -165,8 +174,9 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
         if _streams_answer(args):
             if result.answer_text:
                 print()  # the answer streamed already; end its line
-        elif args.schema is not None and result.answer is not None:
-            print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
+        elif args.schema is not None:  # stdout holds valid JSON or nothing
+            if result.ok and result.answer is not None:
+                print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
         elif result.answer_text:
             print(result.answer_text)
         print(f"thread: {result.thread_id}", file=sys.stderr)

@@ -170,10 +170,11 @@ def _local_hint(model: ModelFile) -> str:
 
 
 def _unreachable(model: ModelFile, url: str, exc: httpx.HTTPError) -> str:
-    size = f" ({model.size_hint})" if model.size_hint else ""
+    size = f", {model.size_hint}" if model.size_hint else ""
     return (
-        f"could not download the local model {model.filename}{size} from {url} "
-        f"({type(exc).__name__}); is there a network connection? {_local_hint(model)}"
+        f"cannot download the local model ({model.filename}{size}): no network? "
+        f"Set {ENV_LOCAL_MODEL}=/path/to/model.gguf to use a file you have, or "
+        f"PONDER_BASE_URL and PONDER_MODEL for a model server ({type(exc).__name__} from {url})"
     )
 
 

@@ -62,16 +62,16 @@ def plan_runner(*, allow_unsandboxed: bool = False) -> RunnerPlan:
         return RunnerPlan("seatbelt" if sys.platform == "darwin" else "bwrap")
     if os.environ.get("E2B_API_KEY"):
         if find_spec("e2b_code_interpreter") is not None:
-            return RunnerPlan("e2b", f"{problem}: run_python uses E2B's cloud sandbox")
+            return RunnerPlan("e2b", f"{problem}, so run_python uses E2B's cloud sandbox")
         problem += " and E2B_API_KEY is set but pip install 'ponder[e2b]' is missing"
     if allow_unsandboxed:
         return RunnerPlan(
             "unsandboxed",
-            f"{problem}: run_python runs code WITHOUT isolation (--allow-unsandboxed)",
+            f"{problem}, so run_python runs code WITHOUT isolation (--allow-unsandboxed)",
         )
     return RunnerPlan(
         None,
-        f"{problem}: run_python is off (set E2B_API_KEY for E2B's cloud sandbox, "
+        f"{problem}, so run_python is off (set E2B_API_KEY for E2B's cloud sandbox, "
         "or pass --allow-unsandboxed to run code without isolation)",
     )
 
@@ -85,15 +85,15 @@ def local_sandbox_problem() -> str | None:
 def _local_sandbox_problem(path: str, platform: str) -> str | None:
     if platform == "darwin":
         if shutil.which("sandbox-exec", path=path) is None:
-            return "no sandbox: macOS's sandbox-exec is not on PATH"
+            return "macOS's sandbox-exec is not on PATH"
         return None
     if platform != "linux":
-        return f"no sandbox: none is known on {platform}"
+        return f"ponder knows no code sandbox on {platform}"
     bwrap = shutil.which("bwrap", path=path)
     if bwrap is None:
-        return "no sandbox: bubblewrap (bwrap) is not installed"
+        return "bubblewrap (bwrap) is not installed"
     if os.geteuid() == 0 and shutil.which("setpriv", path=path) is None:
-        return "no sandbox: running as root needs setpriv (util-linux) beside bubblewrap"
+        return "bubblewrap as root needs setpriv (util-linux), which is missing"
     return _bwrap_probe(bwrap)
 
 
@@ -105,9 +105,9 @@ def _bwrap_probe(bwrap: str) -> str | None:
     try:
         done = subprocess.run(argv, capture_output=True, timeout=_PROBE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"no sandbox: bubblewrap cannot start ({exc})"
+        return f"bubblewrap cannot start ({exc})"
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = why[-1] if why else f"exit status {done.returncode}"
-        return f"no sandbox: bubblewrap cannot create its namespaces here ({detail})"
+        return f"bubblewrap cannot create its namespaces here ({detail})"
     return None
