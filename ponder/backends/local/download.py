@@ -179,8 +179,9 @@ def _unreachable(model: ModelFile, url: str, exc: httpx.HTTPError) -> str:
     size = f", {model.size_hint}" if model.size_hint else ""
     return (
         f"cannot download the local model ({model.filename}{size}): no network? "
-        f"Set {ENV_LOCAL_MODEL}=/path/to/model.gguf to use a file you have, or "
-        f"PONDER_BASE_URL and PONDER_MODEL for a model server ({type(exc).__name__} from {url})"
+        f"Set {ENV_LOCAL_MODEL}=/path/to/model.gguf to use a file you have, "
+        "PONDER_BASE_URL and PONDER_MODEL for a model server, or PONDER_API_KEY with "
+        f"--provider deepseek ({type(exc).__name__} from {url})"
     )
 
 
