@@ -362,7 +362,10 @@ class _Run:
         if tail and finish != "cancelled":
             self._emit(tail)
         return GenerationStats(
-            "length" if finish == "length" else "stop", prompt_tokens, self._generated
+            "length" if finish == "length" else "stop",
+            prompt_tokens,
+            self._generated,
+            cached_tokens=self.reused,
         )
 
     def _constrained(self, tokens: list[int], budget: int) -> str:
