@@ -241,3 +241,14 @@ def _post_when_up(server: subprocess.Popen[str], url: str) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.2)
     pytest.fail("ponder serve did not answer within 60 s")
+
+
+@pytest.mark.slow
+def test_ponder_index_without_a_folder_builds_the_default_index_ahead(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "index.sqlite3"
+    done = ponder("index", "--db", str(db), env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "building the default search index" in done.stdout
+    assert "chunks in" in done.stdout and db.stat().st_size > 1_000_000
