@@ -24,7 +24,15 @@ from _harness import BENCH_DIR
 
 RESULTS = BENCH_DIR / "RESULTS.md"
 NOTES = BENCH_DIR / "NOTES.md"
-SCENARIOS = ("step_overhead", "concurrency", "streaming", "memory_store", "code_runner")
+SCENARIOS = (
+    "step_overhead",
+    "concurrency",
+    "streaming",
+    "memory_store",
+    "code_runner",
+    "mcp_latency",
+    "tracing_overhead",
+)
 PACKAGES = (
     "ponder",
     "httpx",
@@ -40,6 +48,7 @@ PACKAGES = (
     "sqlalchemy",
     "aiosqlite",
     "psycopg",
+    "mcp",
 )
 
 

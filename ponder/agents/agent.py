@@ -18,11 +18,13 @@ from pydantic import BaseModel
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
+from ponder.backends.wellformed import well_formed
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
+from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -93,7 +95,10 @@ class Agent(StreamingAgent):
     and supplies the collapsed history of a thread. Without it, runs are
     independent. ``response_schema`` (a JSON Schema dict or a pydantic model)
     turns on JSON mode: the final answer must validate, and is returned as the
-    validated value.
+    validated value. ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
+    :class:`~ponder.tools.mcp.HttpServer` or ``--mcp``-style strings; needs
+    ``ponder[mcp]``) adds those servers' tools, listed at the first run; the
+    agent closes their sessions.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class Agent(StreamingAgent):
         strict_tools: bool = False,
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
+        mcp_servers: Iterable[Any] = (),
     ) -> None:
         self.backend = backend
         self.toolbox = (
@@ -134,6 +140,9 @@ class Agent(StreamingAgent):
             "strict_tools": strict_tools,
         }
         self._closing = list(closing)
+        self._mcp = _mcp_toolset(mcp_servers)
+        if self._mcp is not None:
+            self._closing.append(self._mcp)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
 
@@ -152,11 +161,16 @@ class Agent(StreamingAgent):
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
         """
-        question = self._checked_question(question)
+        question = well_formed(self._checked_question(question))
+        if self._mcp is not None:
+            await self._mcp.add_tools_to(self.toolbox)
         thread_id = thread_id or uuid.uuid4().hex
         started_at = datetime.now(UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, thread_id, queue))
+        run = telemetry.start_run(self, self.backend, thread_id, question)
+        producer = asyncio.create_task(
+            self._produce(question, thread_id, queue), context=telemetry.run_context(run)
+        )
         reasoning: list[str] = []
         reasoning_step = 0
         final_state: dict[str, Any] = {}
@@ -180,11 +194,15 @@ class Agent(StreamingAgent):
                         reasoning_step = item.step
                         reasoning.append(item.text)
                     yield item
+        except BaseException as exc:  # an error, or the caller stopped early (cancelled)
+            telemetry.fail_run(run, exc)
+            raise
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
         result = self._result(final_state, thread_id, "".join(reasoning))  # type: ignore[arg-type]
+        telemetry.finish_run(run, result, final_state)
         if result.ok and self.memory is not None:
             await save_turn(self.memory, question, result, started_at)
         yield FinalEvent(result=result)
@@ -274,6 +292,15 @@ class Agent(StreamingAgent):
             model=self.backend.model,
             reasoning=reasoning,
         )
+
+
+def _mcp_toolset(servers: Iterable[Any]) -> Any:
+    servers = list(servers)
+    if not servers:
+        return None
+    from ponder.tools.mcp import McpToolset
+
+    return McpToolset(servers)
 
 
 async def save_turn(

@@ -40,13 +40,14 @@ def build_react_agent(
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
     code_runner: RunnerPlan | None = None,
+    mcp_servers: list[Any] | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
 
     ``code_runner`` (default: :func:`code_runner_plan`) picks the runner of
     ``run_python``, one notebook-like session per agent, closed with it;
     where no runner can run, the agent has no ``run_python``. Search is the
-    offline local index.
+    offline local index; ``mcp_servers`` add those MCP servers' tools.
     """
     from ponder.tools.code import run_python_tool
     from ponder.tools.proof import check_proof_tool
@@ -62,6 +63,7 @@ def build_react_agent(
         budgets=budgets,
         response_schema=response_schema,
         closing=[] if runner is None else [runner],
+        mcp_servers=mcp_servers or (),
     )
 
 

@@ -16,6 +16,7 @@ from ponder.backends.errors import (
     ProtocolError,
     RateLimitError,
     ReasoningBudgetExhausted,
+    ResponseTooLargeError,
     ServerError,
 )
 from ponder.backends.factory import make_backend
@@ -71,6 +72,7 @@ __all__ = [
     "ReasoningBudgetExhausted",
     "ReasoningDelta",
     "ResponseFormat",
+    "ResponseTooLargeError",
     "RetryNotice",
     "RetryPolicy",
     "ServerError",

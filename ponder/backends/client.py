@@ -10,10 +10,9 @@ provider that changed its reasoning-replay contract.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -27,8 +26,10 @@ from ponder.backends.errors import (
     BrokenStreamError,
     ConnectionFailedError,
     ProtocolError,
+    ResponseTooLargeError,
 )
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy, get_profile
+from ponder.backends.redact import reasoning_sent, redact_echoes
 from ponder.backends.retry import RetryPolicy
 from ponder.backends.sse import SSEJsonStream
 from ponder.backends.types import (
@@ -41,6 +42,7 @@ from ponder.backends.types import (
     StreamEvent,
     ToolCallDelta,
 )
+from ponder.backends.wellformed import loads_json
 from ponder.backends.wire import (
     Delta,
     OnceWarner,
@@ -60,6 +62,11 @@ logger = logging.getLogger("ponder.backends")
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 """Reasoning models think for minutes before the first answer token."""
+
+DEFAULT_MAX_REASONING_CHARS = 4_000_000
+DEFAULT_MAX_ANSWER_CHARS = 4_000_000
+"""Per call; about 1M tokens each, far above any model's output limit."""
+_BODY_SLACK_BYTES = 1_000_000
 
 _MAX_CORRECTIONS = 3
 """Contract corrections per request (each must change the profile)."""
@@ -101,7 +108,9 @@ class OpenAICompatibleBackend:
     base URL). Transient failures (connect errors, 429, 5xx, a stream broken
     before any event reached the caller) are retried up to ``max_retries``
     times with capped exponential backoff and full jitter, honouring
-    ``Retry-After`` up to ``max_retry_after_s``.
+    ``Retry-After`` up to ``max_retry_after_s``. One call may send at most
+    ``max_reasoning_chars`` of reasoning and ``max_answer_chars`` of answer
+    and tool-call text; beyond that it ends with :class:`ResponseTooLargeError`.
     """
 
     _endpoint = "/chat/completions"
@@ -119,6 +128,8 @@ class OpenAICompatibleBackend:
         backoff_max_s: float = 8.0,
         max_retry_after_s: float = 60.0,
         http_client: httpx.AsyncClient | None = None,
+        max_reasoning_chars: int = DEFAULT_MAX_REASONING_CHARS,
+        max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS,
     ) -> None:
         if isinstance(profile, str):
             profile = get_profile(profile, base_url=base_url, model=model)
@@ -136,7 +147,7 @@ class OpenAICompatibleBackend:
         self._profile = profile
         self._base_url = base.rstrip("/")
         self._model = chosen
-        self._api_key = api_key or None
+        self._api_key = _checked_key(api_key)
         self._retry = RetryPolicy(
             max_retries=max_retries,
             initial_s=backoff_initial_s,
@@ -146,6 +157,9 @@ class OpenAICompatibleBackend:
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(timeout=timeout)
         self._warner = OnceWarner()
+        if max_reasoning_chars < 1 or max_answer_chars < 1:
+            raise ValueError("max_reasoning_chars and max_answer_chars must be >= 1")
+        self._limits = {"reasoning": max_reasoning_chars, "answer": max_answer_chars}
 
     # -- ChatBackend
 
@@ -183,6 +197,12 @@ class OpenAICompatibleBackend:
                     raise
                 await asyncio.sleep(self._retry.delay_s(exc, attempt))
                 continue
+            self._check_size("reasoning", len(completion.reasoning))
+            self._check_size(
+                "answer",
+                len(completion.content)
+                + sum(len(call.arguments) for call in completion.tool_calls),
+            )
             check_reasoning_budget(completion, advice="raise max_tokens or lower reasoning_effort")
             return completion
 
@@ -201,11 +221,13 @@ class OpenAICompatibleBackend:
             )
             delivered = False
             delivered_chars = 0
+            sizes = {"reasoning": 0, "answer": 0}
             try:
                 async with aclosing(self._stream_once(wire, assembler)) as events:
                     async for event in events:
                         delivered = True
                         delivered_chars += _chars(event)
+                        self._count(event, sizes)
                         yield event
             except BackendError as exc:
                 if delivered:
@@ -277,6 +299,32 @@ class OpenAICompatibleBackend:
 
     # -- internals
 
+    def _count(self, event: StreamEvent, sizes: dict[str, int]) -> None:
+        if isinstance(event, ReasoningDelta):
+            kind = "reasoning"
+        elif isinstance(event, ContentDelta | ToolCallDelta):
+            kind = "answer"
+        else:
+            return
+        sizes[kind] += _chars(event)
+        self._check_size(kind, sizes[kind])
+
+    def _check_size(self, kind: str, size: int) -> None:
+        if size > self._limits[kind]:
+            raise ResponseTooLargeError(kind, self._limits[kind])
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """A whole (non-streamed) body, refused once it could not fit the limits."""
+        cap = 4 * (self._limits["reasoning"] + self._limits["answer"]) + _BODY_SLACK_BYTES
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLargeError("answer", self._limits["answer"])
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _headers(self, *, stream: bool) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if self._api_key:
@@ -285,18 +333,23 @@ class OpenAICompatibleBackend:
 
     async def _complete_once(self, wire: WireRequest) -> Completion:
         url = wire.base_url + self._endpoint
+        responded = False
         try:
-            response = await self._client.post(
-                url, json=wire.body, headers=self._headers(stream=False)
-            )
+            async with self._client.stream(
+                "POST", url, json=wire.body, headers=self._headers(stream=False)
+            ) as response:
+                responded = True
+                body = await self._read_capped(response)
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, responded=False) from None
+            raise self._transport_error(exc, responded=responded) from None
+        except httpx.DecodingError as exc:
+            raise _undecodable(exc) from None
         if response.status_code >= 400:
-            raise self._http_error(response.status_code, response.content, response.headers)
+            raise self._http_error(response.status_code, body, response.headers, sent=wire.body)
         assembler = ResponseAssembler(
             self._profile, starts_in_thought=wire.starts_in_thought, model=wire.model
         )
-        assembler.add(self._parse_response(_json_object(response.content)))
+        assembler.add(self._parse_response(_json_object(body)))
         assembler.finish()
         return assembler.completion()
 
@@ -312,7 +365,9 @@ class OpenAICompatibleBackend:
                 responded = True
                 if response.status_code >= 400:
                     body = await response.aread()
-                    raise self._http_error(response.status_code, body, response.headers)
+                    raise self._http_error(
+                        response.status_code, body, response.headers, sent=wire.body
+                    )
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # The server ignored "stream": true and sent one whole completion.
                     delta = self._parse_response(_json_object(await response.aread()))
@@ -329,6 +384,8 @@ class OpenAICompatibleBackend:
                             yield event
         except httpx.TransportError as exc:
             raise self._transport_error(exc, responded=responded) from None
+        except httpx.DecodingError as exc:
+            raise _undecodable(exc) from None
         for event in assembler.finish():
             yield event
 
@@ -337,15 +394,27 @@ class OpenAICompatibleBackend:
             response = await self._client.get(url, headers=self._headers(stream=False))
         except httpx.TransportError as exc:
             raise self._transport_error(exc, responded=False) from None
+        except httpx.DecodingError as exc:
+            raise _undecodable(exc) from None
         if response.status_code >= 400:
             raise self._http_error(response.status_code, response.content, response.headers)
         return _json_object(response.content)
 
-    def _http_error(self, status: int, body: bytes, headers: httpx.Headers) -> BackendError:
+    def _http_error(
+        self,
+        status: int,
+        body: bytes,
+        headers: httpx.Headers,
+        *,
+        sent: Mapping[str, Any] | None = None,
+    ) -> BackendError:
+        """A typed error whose message quotes neither the key nor reasoning we sent."""
         error = error_from_response(status, body, headers, provider=self._profile.name)
-        if self._api_key and self._api_key in error.message:
-            error.message = error.message.replace(self._api_key, "***")
-            error.args = (error.message,)
+        secrets = [self._api_key or "", *(reasoning_sent(sent) if sent is not None else ())]
+        cleaned = redact_echoes(error.message, secrets)
+        if cleaned != error.message:
+            error.message = cleaned
+            error.args = (cleaned,)
         return error
 
     def _transport_error(self, exc: httpx.TransportError, *, responded: bool) -> BackendError:
@@ -416,12 +485,28 @@ def _chars(event: StreamEvent) -> int:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        data = loads_json(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ProtocolError(f"the response is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"the response is JSON {type(data).__name__}, not an object")
     return data
+
+
+def _checked_key(key: str | None) -> str | None:
+    """The key, or ``ValueError`` (never quoting it) when no HTTP header could carry it."""
+    if not key:
+        return None
+    if any(not 0x21 <= ord(c) <= 0x7E for c in key):
+        raise ValueError(
+            "the API key contains whitespace or characters an HTTP header cannot carry "
+            "(a trailing newline from a file or a paste?); check the key"
+        )
+    return key
+
+
+def _undecodable(exc: httpx.DecodingError) -> ProtocolError:
+    return ProtocolError(f"the response body could not be decoded ({exc})")
 
 
 def _without_userinfo(url: str) -> str:

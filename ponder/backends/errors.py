@@ -12,6 +12,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ReasoningBudgetExhausted",
+    "ResponseTooLargeError",
     "ServerError",
 ]
 
@@ -100,3 +101,20 @@ class ReasoningBudgetExhausted(BackendError):
     def __init__(self, message: str, *, reasoning_chars: int = 0) -> None:
         super().__init__(message)
         self.reasoning_chars = reasoning_chars
+
+
+class ResponseTooLargeError(BackendError):
+    """One model call sent more reasoning or answer text than the backend accepts.
+
+    ``kind`` is ``"reasoning"`` or ``"answer"``, ``limit`` the bound in
+    characters (``max_reasoning_chars`` / ``max_answer_chars``). Reading
+    stopped there; retrying the same request will not help.
+    """
+
+    def __init__(self, kind: str, limit: int) -> None:
+        super().__init__(
+            f"the model sent more than {limit:,} characters of {kind} in one call; "
+            f"reading stopped (raise max_{kind}_chars if this is legitimate)"
+        )
+        self.kind = kind
+        self.limit = limit

@@ -14,13 +14,13 @@ truncated answer.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ponder.backends.errors import BackendError, BrokenStreamError, ProtocolError
+from ponder.backends.wellformed import loads_json
 
 __all__ = ["SSEDecoder", "SSEEvent", "SSEJsonStream"]
 
@@ -154,8 +154,8 @@ class SSEJsonStream:
                 self.done = True
                 continue
             try:
-                payload = json.loads(data)
-            except (json.JSONDecodeError, RecursionError) as exc:
+                payload = loads_json(data)
+            except (ValueError, RecursionError) as exc:
                 raise ProtocolError(f"stream event is not valid JSON: {exc}") from None
             if not isinstance(payload, dict):
                 raise ProtocolError(f"stream event is JSON {type(payload).__name__}, not an object")

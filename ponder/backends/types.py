@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ponder.backends.wellformed import loads_json
+
 __all__ = [
     "AssistantMessage",
     "ChatRequest",
@@ -71,8 +73,8 @@ class ToolCall(_Frozen):
         if not text:
             return {**data, "arguments": raw or "", "parsed": {}}
         try:
-            return {**data, "parsed": json.loads(text)}
-        except (json.JSONDecodeError, RecursionError) as exc:
+            return {**data, "parsed": loads_json(text)}
+        except (ValueError, RecursionError) as exc:
             return {**data, "parse_error": f"arguments are not valid JSON: {exc}"}
 
 

@@ -462,12 +462,15 @@ def _delta(data: Mapping[str, Any], profile: ProviderProfile, *, part_key: str) 
     content = part.get("content")
     usage = data.get("usage")
     model = data.get("model")
+    finish = choice.get("finish_reason") if choice is not None else None
+    if finish is not None and not isinstance(finish, str):
+        raise _protocol(f"'finish_reason' is {type(finish).__name__}, not a string")
     return Delta(
         reasoning=_reasoning_text(part, profile, details_t),
         reasoning_details=details_t,
         content=content if isinstance(content, str) else "",
         tool_calls=_fragments(part.get("tool_calls")),
-        finish_reason=choice.get("finish_reason") if choice is not None else None,
+        finish_reason=finish,
         usage=map_usage(usage) if isinstance(usage, dict) else None,
         model=model if isinstance(model, str) else None,
     )
@@ -739,7 +742,7 @@ def error_from_response(
     text = body.decode("utf-8", errors="replace")
     try:
         parsed: Any = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         parsed = text
     message = f"HTTP {status} from {provider}: {_provider_message(parsed) or 'no details'}"
     message = message[:_MAX_MESSAGE_CHARS]

@@ -41,6 +41,7 @@ __all__ = [
     "dim",
     "load_json_schema",
     "make_backend_from",
+    "mcp_servers_from",
     "open_memory",
     "short",
     "write",
@@ -162,6 +163,24 @@ def code_runner_from(args: argparse.Namespace) -> RunnerPlan:
     if plan.note is not None and getattr(args, "agent", None) != "debugger":
         print(f"ponder: {plan.note}", file=sys.stderr)
     return plan
+
+
+def mcp_servers_from(args: argparse.Namespace) -> list[Any]:
+    """The MCP servers named by ``--mcp`` values and the ``--mcp-config`` file."""
+    values, config = getattr(args, "mcp", None) or [], getattr(args, "mcp_config", None)
+    if not values and config is None:
+        return []
+    try:
+        from ponder.tools.mcp import McpConfigError, load_config, parse_server
+    except ImportError:
+        raise CliError("--mcp needs the mcp extra: pip install 'ponder[mcp]'", EXIT_USAGE) from None
+    try:
+        servers = [parse_server(value) for value in values]
+        if config is not None:
+            servers.extend(load_config(config))
+    except McpConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    return servers
 
 
 def budgets_from(args: argparse.Namespace) -> Budgets:

@@ -42,7 +42,7 @@ from ponder.graphs import (
     ToolResultEvent,
     UsageEvent,
 )
-from ponder.memory import MemoryStore
+from ponder.memory import CancelledAfterSave, MemoryStore
 from ponder.memory.models import THREAD_ID_MAX
 
 __all__ = ["chat_main"]
@@ -240,9 +240,7 @@ class _Session:
             self._last_reasoning = view.reasoning
         if turn.cancelled():
             self._console.print()
-            self._console.print(
-                Text("cancelled: nothing of this answer was saved; the thread goes on", "yellow")
-            )
+            self._console.print(Text(_cancelled_note(turn), "yellow"))
         elif isinstance(error := turn.exception(), BackendError):
             self._console.print()
             self._console.print(Text(_describe(error, self._backend), style="red"))
@@ -437,3 +435,14 @@ class _LineReader:
             self.close()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+def _cancelled_note(turn: asyncio.Task[None]) -> str:
+    """What a cancelled turn left: nothing, or (cancelled while saving) the whole turn."""
+    try:
+        turn.result()
+    except CancelledAfterSave:
+        return "cancelled after the answer was saved: it is in the thread"
+    except asyncio.CancelledError:
+        pass
+    return "cancelled: nothing of this answer was saved; the thread goes on"

@@ -23,10 +23,12 @@ from ponder.cli._common import (
     dim,
     load_json_schema,
     make_backend_from,
+    mcp_servers_from,
     open_memory,
     short,
     write,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from ponder.agents import RunResult, StreamingAgent
@@ -69,28 +71,48 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
+    add_telemetry_options(run, trace_file=True)
+    run.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        metavar="SERVER",
+        help='tools from an MCP server: a command line ("npx -y @modelcontextprotocol/'
+        'server-filesystem /data") or a URL, optionally NAME=...; repeatable (needs ponder[mcp])',
+    )
+    run.add_argument(
+        "--mcp-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='MCP servers from a JSON file: {"mcpServers": {"name": {"command": ...}}}',
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the question; the exit code says how it ended."""
     import asyncio
 
-    return asyncio.run(_run(args))
+    with telemetry_from(args):
+        return asyncio.run(_run(args))
 
 
 async def _run(args: argparse.Namespace) -> int:
     from ponder.backends import BackendError
 
     schema = load_json_schema(args.schema) if args.schema else None
+    mcp_servers = mcp_servers_from(args)
     budgets = budgets_from(args)
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
     try:
-        agent = _build_agent(args, backend, memory, budgets, schema)
+        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers)
         try:
             result = await _stream(agent, args)
         finally:
             await agent.aclose()
+    except ConnectionError as exc:  # an MCP server that cannot be started or reached
+        raise CliError(str(exc), EXIT_USAGE) from None
     except BackendError as exc:
         raise backend_failure(exc, args.base_url or getattr(backend, "base_url", None)) from None
     finally:
@@ -105,6 +127,7 @@ def _build_agent(
     memory: MemoryStore,
     budgets: Budgets,
     schema: dict[str, Any] | None,
+    mcp_servers: list[Any],
 ) -> StreamingAgent:
     from ponder.agents.registry import build_agent
 
@@ -117,6 +140,10 @@ def _build_agent(
     }
     if args.mode is not None:
         options["mode"] = args.mode
+    if mcp_servers:
+        if args.agent != "react":
+            raise CliError("--mcp and --mcp-config work with --agent react", EXIT_USAGE)
+        options["mcp_servers"] = mcp_servers
     debugger_only = {"project": args.project, "command": args.command, "apply": args.apply}
     if args.agent == "debugger":
         options.update(debugger_only)

@@ -19,6 +19,7 @@ from ponder.cli._common import (
     make_backend_from,
     open_memory,
 )
+from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
     from ponder.agents import StreamingAgent
@@ -50,6 +51,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--max-steps", type=int, default=None, help="model calls that may use tools, per run"
     )
     serve.add_argument("--timeout", type=float, default=None, help="wall-time budget per run")
+    add_telemetry_options(serve, trace_file=False)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -79,5 +81,6 @@ def main(args: argparse.Namespace) -> int:
         api_keys=tokens or None,
         allow_reasoning=args.allow_reasoning,
     )
-    serve(args.host, args.port, app)
+    with telemetry_from(args):
+        serve(args.host, args.port, app)
     return EXIT_OK

@@ -1,15 +1,16 @@
-"""A throw-away copy of a user's project inside the local code sandbox.
+"""A throw-away copy of a user's project, and commands run over it in fresh boxes.
 
-The debugger never touches the user's files: it copies them into the work
-folder of a :class:`~ponder.tools.code.LocalSandbox`, runs the failing
-command there (a subprocess started *inside* the box, so it inherits the
-box's isolation and limits), applies patches to the copy with the pure-Python
-applier, and can restore the pristine copy between attempts.
+The debugger never touches the user's files, and the host never touches a
+folder code in a box can write. The project is copied once into a private
+host folder (``root``, never shown to a box writable); a patch is applied by
+the pure-Python applier to a new private copy of that; each command runs in
+a fresh box over a copy of it (:func:`~ponder.tools.code.command.run_command`),
+whose exit status the host reads itself. The model's ``run_python`` session
+gets its own copy, in its own box's tmpfs, at the start of each session.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ponder.graphs.patching import apply_unified_diff
 from ponder.tools.code import LocalSandbox, SandboxLimits
+from ponder.tools.code.command import run_command
 
 __all__ = ["CommandRun", "SandboxProject"]
 
@@ -32,35 +34,6 @@ _IGNORED = shutil.ignore_patterns(
 _MAX_FILES = 2_000
 _MAX_BYTES = 50 * 1024 * 1024
 _OUTPUT_HEAD, _OUTPUT_TAIL = 3_000, 5_000
-
-# Runs inside the box. Only the JSON-encoded argv and two numbers are
-# substituted, as Python literals: the command never reaches a shell.
-_RUNNER_CODE = """
-def _ponder_run_command():
-    import json, os, subprocess, sys
-    argv = json.loads({argv!r})
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    elif argv[0] in ("pytest", "py.test"):
-        argv[:1] = [sys.executable, "-m", "pytest"]
-    packages = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(packages), PYTHONDONTWRITEBYTECODE="1")
-    try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=env, timeout={timeout})
-        code, raw, timed_out = done.returncode, done.stdout, False
-    except subprocess.TimeoutExpired as exc:
-        code, raw, timed_out = None, exc.output or b"", True
-    except OSError as exc:
-        code, raw, timed_out = 127, str(exc).encode(), False
-    text = raw.decode("utf-8", "replace")
-    if len(text) > {head} + {tail}:
-        cut = len(text) - {head} - {tail}
-        text = text[:{head}] + f"\\n[... {{cut}} characters cut ...]\\n" + text[-{tail}:]
-    print("\\n" + json.dumps({{"exit_code": code, "output": text, "timed_out": timed_out}}))
-_ponder_run_command()
-del _ponder_run_command
-"""
 
 _SESSION_SETUP = "import os as _os, sys as _sys\n_sys.path[:0] = [_os.getcwd()]\ndel _os, _sys"
 
@@ -84,8 +57,9 @@ class CommandRun(BaseModel):
 class SandboxProject:
     """A sandboxed copy of ``source`` (a folder, or ``{relative path: text}``).
 
-    The copy lives in a private temporary folder that is the sandbox's work
-    folder; :meth:`aclose` kills the sandbox and deletes it.
+    ``root`` is the pristine copy (host-private). :meth:`apply` makes a
+    patched copy next to it; :meth:`restore` drops that. :meth:`aclose`
+    kills the session's box and deletes both.
     """
 
     def __init__(
@@ -102,73 +76,93 @@ class SandboxProject:
         elif not source:
             raise ValueError("the code snippet has no files")
         self.source = source
+        self.limits = limits or SandboxLimits(wall_timeout_s=120)
         self._tmp = Path(tempfile.mkdtemp(prefix="ponder-debug-"))
         self.root = self._tmp / "project"
-        self.root.mkdir()
-        self.runner = LocalSandbox(
-            limits=limits or SandboxLimits(wall_timeout_s=120), workdir=self.root
-        )
-        self.restore()
+        self._staged: Path | None = None
+        self._copies = 0
+        try:
+            _copy_source(source, self.root)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        self.runner = LocalSandbox(limits=self.limits, seed=self.root)
 
     def restore(self) -> None:
-        """Make the copy identical to the source again (the work folder itself stays)."""
-        for child in self.root.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        if isinstance(self.source, Path):
-            shutil.copytree(
-                self.source, self.root, ignore=_IGNORED, symlinks=True, dirs_exist_ok=True
-            )
-        else:
-            for name, text in self.source.items():
-                target = self.root / _relative(name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-        _open_to_box(self.root)
+        """Drop the patched copy: commands run over the pristine files again."""
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            shutil.rmtree(staged)
 
     def apply(self, diff: str) -> list[str]:
-        """Apply a unified diff to the copy (see :func:`apply_unified_diff`)."""
-        changed = apply_unified_diff(self.root, diff)
-        _open_to_box(self.root)
+        """Apply a unified diff to a fresh copy of the pristine files (see
+        :func:`apply_unified_diff`); later commands run over that copy."""
+        self.restore()
+        self._copies += 1
+        staged = self._tmp / f"patched-{self._copies}"
+        shutil.copytree(self.root, staged, symlinks=True)
+        try:
+            changed = apply_unified_diff(staged, diff)
+        except BaseException:
+            shutil.rmtree(staged)
+            raise
+        _readable(staged)
+        self._staged = staged
         return changed
 
     async def run_command(self, command: str, *, timeout_s: float = 60.0) -> CommandRun:
-        """Run ``command`` (split like a POSIX shell, but never run by one) in the box."""
+        """Run ``command`` (split like a POSIX shell, but never run by one) in a fresh box."""
         argv = shlex.split(command)
         if not argv:
             raise ValueError("the command is empty")
-        code = _RUNNER_CODE.format(
-            argv=json.dumps(argv), timeout=float(timeout_s), head=_OUTPUT_HEAD, tail=_OUTPUT_TAIL
+        outcome = await run_command(
+            argv,
+            seed=self._staged or self.root,
+            limits=self.limits,
+            timeout_s=timeout_s,
+            head_chars=_OUTPUT_HEAD,
+            tail_chars=_OUTPUT_TAIL,
         )
-        result = await self.runner.run(code, timeout_s=timeout_s + 15)
-        lines = result.stdout.strip().splitlines()
-        if result.error is not None or not lines:
-            detail = result.error.message if result.error else "no output"
-            return CommandRun(
-                command=command,
-                exit_code=None,
-                output=f"[sandbox] {detail}",
-                timed_out=result.timed_out,
-            )
-        return CommandRun(command=command, **json.loads(lines[-1]))
+        return CommandRun(
+            command=command,
+            exit_code=outcome.exit_code,
+            output=outcome.output,
+            timed_out=outcome.timed_out,
+        )
 
     async def open_session(self) -> None:
         """Let the model's ``run_python`` session import the project's modules."""
         await self.runner.run(_SESSION_SETUP)
 
     def listing(self, limit: int = 200) -> list[str]:
-        """Relative paths of the copy's files (at most ``limit``)."""
-        files = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*"))
-        return [f for f in files if (self.root / f).is_file()][:limit]
+        """Relative paths of the pristine copy's regular files (at most ``limit``)."""
+        files = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    files.append(Path(path).relative_to(self.root).as_posix())
+        return sorted(files)[:limit]
 
     async def aclose(self) -> None:
-        """Stop the sandbox and delete the copy."""
+        """Stop the session's box and delete the copies."""
         try:
             await self.runner.aclose()
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _copy_source(source: Path | Mapping[str, str], root: Path) -> None:
+    if isinstance(source, Path):
+        shutil.copytree(source, root, ignore=_IGNORED, symlinks=True)
+    else:
+        root.mkdir()
+        for name, text in source.items():
+            target = root / _relative(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    _readable(root)
 
 
 def _relative(name: str) -> PurePosixPath:
@@ -192,15 +186,19 @@ def _check_size(folder: Path) -> None:
             )
 
 
-def _open_to_box(root: Path) -> None:
-    """Let the box's unprivileged uid (a fresh one per session) read and write the copy."""
+def _readable(root: Path) -> None:
+    """Let the box's unprivileged uid read (only read) the host-private copy.
+
+    The folder above ``root`` is the host's 0700 temp folder; the box sees
+    ``root`` only through a read-only bind.
+    """
+    os.chmod(root, 0o755)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):
-                os.chmod(path, 0o777)
+                os.chmod(path, 0o755)
         for name in filenames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):
-                mode = os.stat(path).st_mode
-                os.chmod(path, stat.S_IMODE(mode) | 0o666)
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | 0o444)

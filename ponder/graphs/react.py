@@ -52,6 +52,7 @@ from ponder.graphs.events import (
     ToolResultEvent,
     UsageEvent,
 )
+from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
 __all__ = [
@@ -187,7 +188,9 @@ async def model_node(state: ReactState, runtime: Runtime[ReactContext]) -> React
         force_thinking=ctx.force_thinking,
         reasoning_effort=ctx.reasoning_effort,
     )
-    completion = await _stream_completion(ctx.backend, request, step, writer)
+    async with telemetry.chat(request, step) as call:
+        completion = await _stream_completion(ctx.backend, request, step, call.watch(writer))
+        call.done(completion)
     usage = state.get("usage", Usage()) + (completion.usage or Usage())
     writer(UsageEvent(step=step, usage=completion.usage or Usage()))
     ctx.remember_reasoning(completion)
@@ -267,7 +270,9 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
     for call in to_run:
         arguments = call.parsed if call.parse_error is None else call.arguments
         writer(ToolCallEvent(step=step, id=call.id, name=call.name, arguments=arguments))
+    started = telemetry.tool_clock()
     results = await ctx.toolbox.run_all(to_run)
+    telemetry.tools_ran(results, started, step)
     messages: list[Message] = []
     records: list[ToolRecord] = []
     for result in results:

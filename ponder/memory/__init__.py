@@ -4,6 +4,7 @@ Reasoning is never persisted: the store refuses text carrying reasoning
 markers, and the checkpointers strip reasoning from everything they write.
 """
 
+from ponder.memory._uninterrupted import CancelledAfterSave
 from ponder.memory.audit import scan_files_for, sqlite_artifacts
 from ponder.memory.checkpoint import (
     RedactingSerializer,
@@ -22,6 +23,7 @@ from ponder.memory.store import MemoryStore, default_sqlite_path
 
 __all__ = [
     "MIGRATIONS",
+    "CancelledAfterSave",
     "MemoryStore",
     "Migration",
     "ReasoningLeakError",

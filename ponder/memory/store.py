@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ponder.backends.types import AssistantMessage, UserMessage
+from ponder.backends.wellformed import well_formed
+from ponder.memory._uninterrupted import run_to_end, save_unless_cancelled
 from ponder.memory.migrations import MIGRATIONS, Migration, migrate
 from ponder.memory.models import (
     THREAD_ID_MAX,
@@ -55,7 +57,9 @@ class MemoryStore:
     """Threads of question/final-answer turns. Create with :meth:`from_url`.
 
     The schema is migrated on first use. Every method is safe to call from
-    many tasks at once; ``add_turn`` is one transaction.
+    many tasks at once; ``add_turn`` is one transaction. A cancelled call
+    lets its database work finish (or roll back) before it re-raises, so it
+    never leaves a connection half-closed or a write lock held.
     """
 
     def __init__(
@@ -94,22 +98,25 @@ class MemoryStore:
         tid = _check_thread_id(thread_id) if thread_id is not None else uuid.uuid4().hex
         if title is not None:
             _refuse_reasoning("title", title)
-            title = title.replace("\x00", "")
+            title = _storable(title)
         await self._ready()
-        now = datetime.now(UTC)
-        async with self._writer.begin() as conn:
-            created = await conn.scalar(
-                self._insert_thread_ignoring_conflict(tid, title, now).returning(ThreadRow.id)
-            )
-            if created is None:
-                raise ValueError(f"thread {tid!r} already exists")
+        if await run_to_end(self._create_thread(tid, title)) is None:
+            raise ValueError(f"thread {tid!r} already exists")
         return tid
+
+    async def _create_thread(self, tid: str, title: str | None) -> str | None:
+        async with self._writer.begin() as conn:
+            created: str | None = await conn.scalar(
+                self._insert_thread_ignoring_conflict(tid, title, datetime.now(UTC)).returning(
+                    ThreadRow.id
+                )
+            )
+        return created
 
     async def thread_exists(self, thread_id: str) -> bool:
         await self._ready()
-        async with self._engine.connect() as conn:
-            found = await conn.scalar(select(ThreadRow.id).where(ThreadRow.id == thread_id))
-        return found is not None
+        stmt = select(ThreadRow.id).where(ThreadRow.id == thread_id)
+        return await run_to_end(self._read_scalar(stmt)) is not None
 
     async def list_threads(self, *, limit: int = 100) -> list[ThreadInfo]:
         """Threads, most recently updated first."""
@@ -127,8 +134,7 @@ class MemoryStore:
             .order_by(ThreadRow.updated_at.desc(), ThreadRow.id)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await run_to_end(self._read_rows(stmt))
         return [
             ThreadInfo(
                 id=row.id,
@@ -143,9 +149,12 @@ class MemoryStore:
     async def delete_thread(self, thread_id: str) -> bool:
         """Delete a thread and its turns; ``False`` when there was no such thread."""
         await self._ready()
+        return await run_to_end(self._delete_thread(thread_id))
+
+    async def _delete_thread(self, thread_id: str) -> bool:
         async with self._writer.begin() as conn:
             result = await conn.execute(delete(ThreadRow).where(ThreadRow.id == thread_id))
-        return result.rowcount == 1
+        return bool(result.rowcount == 1)
 
     # -------------------------------------------------------------- turns
 
@@ -164,44 +173,57 @@ class MemoryStore:
         """Append a finished turn, creating the thread if missing, in one transaction.
 
         Raises :class:`ReasoningLeakError` when any text carries reasoning
-        markers, ``ValueError`` for other bad input. On any failure or
-        cancellation nothing is written.
+        markers, ``ValueError`` for other bad input. On any failure nothing is
+        written. A cancelled call never leaves a half-written turn: cancelled
+        before the commit, it writes nothing and raises
+        :class:`asyncio.CancelledError`; cancelled while or after committing,
+        it raises :class:`~ponder.memory.CancelledAfterSave` carrying the
+        stored record.
         """
         _check_thread_id(thread_id)
-        record_fields = _validated_turn(
+        fields = _validated_turn(
             question, answer, tool_calls, model, usage, started_at, finished_at
         )
         await self._ready()
+
+        async def write(aborted: Callable[[], bool]) -> TurnRecord | None:
+            async with self._writer.connect() as conn, conn.begin() as transaction:
+                index = await self._insert_turn(conn, thread_id, fields, model)
+                if aborted():
+                    await transaction.rollback()
+                    return None
+            return TurnRecord(thread_id=thread_id, index=index, model=model, **fields)
+
+        return await save_unless_cancelled(write)
+
+    async def _insert_turn(
+        self, conn: AsyncConnection, thread_id: str, fields: dict[str, Any], model: str | None
+    ) -> int:
         now = datetime.now(UTC)
-        async with self._writer.begin() as conn:
-            await conn.execute(
-                self._insert_thread_ignoring_conflict(thread_id, _title_from(question), now)
+        await conn.execute(
+            self._insert_thread_ignoring_conflict(thread_id, _title_from(fields["question"]), now)
+        )
+        # Serialise writers of this thread (a no-op clause on SQLite, where
+        # BEGIN IMMEDIATE already holds the database write lock).
+        await conn.execute(select(ThreadRow.id).where(ThreadRow.id == thread_id).with_for_update())
+        index = await _next_index(conn, thread_id)
+        await conn.execute(
+            insert(TurnRow).values(
+                thread_id=thread_id,
+                idx=index,
+                question=fields["question"],
+                answer=fields["answer"],
+                tool_calls=[tc.model_dump() for tc in fields["tool_calls"]],
+                model=model,
+                usage=fields["usage"],
+                started_at=fields["started_at"],
+                finished_at=fields["finished_at"],
             )
-            # Serialise writers of this thread (a no-op clause on SQLite, where
-            # BEGIN IMMEDIATE already holds the database write lock).
-            await conn.execute(
-                select(ThreadRow.id).where(ThreadRow.id == thread_id).with_for_update()
-            )
-            index = await _next_index(conn, thread_id)
-            await conn.execute(
-                insert(TurnRow).values(
-                    thread_id=thread_id,
-                    idx=index,
-                    question=record_fields["question"],
-                    answer=record_fields["answer"],
-                    tool_calls=[tc.model_dump() for tc in record_fields["tool_calls"]],
-                    model=model,
-                    usage=record_fields["usage"],
-                    started_at=started_at,
-                    finished_at=finished_at,
-                )
-            )
-            await conn.execute(
-                update(ThreadRow)
-                .where(ThreadRow.id == thread_id)
-                .values(updated_at=datetime.now(UTC))
-            )
-        return TurnRecord(thread_id=thread_id, index=index, model=model, **record_fields)
+        )
+        await conn.execute(
+            update(ThreadRow).where(ThreadRow.id == thread_id).values(updated_at=datetime.now(UTC))
+        )
+        return index
 
     async def turns(self, thread_id: str, *, last: int | None = None) -> list[TurnRecord]:
         """The thread's turns in order (the final ``last`` of them); ``[]`` for no thread."""
@@ -211,8 +233,7 @@ class MemoryStore:
         stmt = select(TurnRow).where(TurnRow.thread_id == thread_id).order_by(TurnRow.idx.desc())
         if last is not None:
             stmt = stmt.limit(last)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await run_to_end(self._read_rows(stmt))
         return [_record(row) for row in reversed(rows)]
 
     async def history_messages(
@@ -228,7 +249,7 @@ class MemoryStore:
     async def aclose(self) -> None:
         """Close every pooled connection; the store cannot be used afterwards."""
         self._closed = True
-        await self._engine.dispose()
+        await run_to_end(self._engine.dispose())
 
     # ------------------------------------------------------------ helpers
 
@@ -239,7 +260,15 @@ class MemoryStore:
             return
         async with self._open_lock:
             if self._schema_version is None:
-                self._schema_version = await migrate(self._writer, self._migrations)
+                self._schema_version = await run_to_end(migrate(self._writer, self._migrations))
+
+    async def _read_rows(self, stmt: Any) -> list[Any]:
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    async def _read_scalar(self, stmt: Any) -> Any:
+        async with self._engine.connect() as conn:
+            return await conn.scalar(stmt)
 
     def _insert_thread_ignoring_conflict(
         self, thread_id: str, title: str | None, now: datetime
@@ -322,13 +351,27 @@ def _validated_turn(
     if finished_at < started_at:
         raise ValueError("finished_at is earlier than started_at")
     return {
-        "question": question.replace("\x00", ""),
-        "answer": answer.replace("\x00", ""),
-        "tool_calls": calls,
+        "question": _storable(question),
+        "answer": _storable(answer),
+        "tool_calls": [
+            call.model_copy(
+                update={
+                    "name": _storable(call.name),
+                    "arguments": _storable(call.arguments),
+                    "output_preview": _storable(call.output_preview),
+                }
+            )
+            for call in calls
+        ],
         "usage": usage_dict,
         "started_at": started_at.astimezone(UTC),
         "finished_at": finished_at.astimezone(UTC),
     }
+
+
+def _storable(text: str) -> str:
+    """Text any database can hold: no NUL, no lone surrogate (U+FFFD in its place)."""
+    return well_formed(text.replace("\x00", ""))
 
 
 def _title_from(question: str) -> str | None:

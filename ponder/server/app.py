@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+import importlib.util
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from ponder.memory import MemoryStore
-from ponder.server.auth import BearerAuth
+from ponder.server.auth import AuthMiddleware, BearerAuth
 from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
 from ponder.server.runs import AgentSource, RunManager
+from ponder.server.tracing import TraceContextMiddleware
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+__all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_BODY_TIMEOUT_S = 30.0
 
 
 def create_app(
@@ -28,7 +32,9 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     allow_reasoning: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     shutdown_timeout_s: float = 5.0,
+    mcp: bool | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
 
@@ -36,19 +42,28 @@ def create_app(
     requests) or a zero-argument factory (called per run; its agent is closed
     after the run). ``memory`` is the store the agents save to; it backs the
     thread endpoints. ``api_keys`` turns on bearer authentication for every
-    route but ``/health``. Reasoning is sent only when ``allow_reasoning`` is
-    true *and* the request sets ``include_reasoning``. Bodies over
-    ``max_body_bytes`` get 413. The app does not close the agents or the
-    memory it was given; at shutdown it cancels runs still in flight (after
-    ``shutdown_timeout_s`` of waiting for them) and cancelled runs save nothing.
+    route but ``/health``, checked before any body is read. Reasoning is sent
+    only when ``allow_reasoning`` is true *and* the request sets
+    ``include_reasoning``. Bodies over ``max_body_bytes`` get 413, bodies
+    slower than ``body_timeout_s`` 408. Thread ids must match
+    :data:`~ponder.server.models.THREAD_ID_PATTERN` (else 422). The app does
+    not close the agents or the memory it was given; at shutdown it cancels
+    runs still in flight (after ``shutdown_timeout_s`` of waiting for them);
+    a cancelled run saves nothing, or is logged as completed if its turn was
+    already stored.
+    ``mcp`` serves each agent as an MCP tool at ``/mcp`` (Streamable HTTP, same
+    bearer tokens; by default when the ``mcp`` SDK is installed).
     """
     manager = RunManager(agents, memory=memory)
     auth = BearerAuth(api_keys)
 
+    mcp_endpoint, mcp_lifespan = _mcp_mount(manager, auth, allow_reasoning, mcp)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await manager.shutdown(timeout_s=shutdown_timeout_s)
+        async with mcp_lifespan():
+            yield
+            await manager.shutdown(timeout_s=shutdown_timeout_s)
 
     app = FastAPI(
         title="ponder",
@@ -59,7 +74,12 @@ def create_app(
     )
     app.state.ponder = manager
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
+    if auth.enabled:  # before the body limit: nothing is read from a client without a key
+        # /mcp checks the same tokens itself, before any body, and answers in JSON-RPC
+        open_paths = {"/health"} | ({"/mcp"} if mcp_endpoint is not None else set())
+        app.add_middleware(AuthMiddleware, auth=auth, open_paths=open_paths)
+    app.add_middleware(TraceContextMiddleware)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -71,4 +91,19 @@ def create_app(
         native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
+    if mcp_endpoint is not None:
+        app.add_route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"])
     return app
+
+
+def _mcp_mount(
+    manager: RunManager, auth: BearerAuth, allow_reasoning: bool, wanted: bool | None
+) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The ``/mcp`` endpoint and its lifespan, or ``(None, a no-op)``."""
+    if wanted is None:
+        wanted = importlib.util.find_spec("mcp") is not None
+    if not wanted:
+        return None, nullcontext
+    from ponder.server.mcp import mcp_http_app, mcp_server
+
+    return mcp_http_app(mcp_server(manager, send_reasoning=allow_reasoning), auth)

@@ -1,11 +1,13 @@
 """One error body shape for every endpoint: ``{"error": {"type", "message", ...}}``.
 
 The shape is OpenAI's, so OpenAI client libraries surface ``message`` as is.
-Validation errors list where and what, never the offending input itself.
+Validation errors list where and what, never the offending input itself (not
+even the name of an unknown key, which may be a pasted secret).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -20,6 +22,7 @@ _TYPES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "request_too_large",
     422: "invalid_request",
@@ -64,10 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        details = [
-            {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]}
-            for error in exc.errors()
-        ]
+        details = [_detail(error) for error in exc.errors()]
         summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
         return error_response(
             422, "invalid_request", f"invalid request: {summary}", details=details
@@ -80,3 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+
+
+def _detail(error: Mapping[str, Any]) -> dict[str, Any]:
+    """Where and what, without the input; an unknown key's name is input too."""
+    loc = [str(part) for part in error["loc"]]
+    if error.get("type") == "extra_forbidden" and loc:
+        return {"loc": [*loc[:-1], "(unknown field)"], "msg": "unknown fields are not allowed"}
+    return {"loc": loc, "msg": error["msg"]}

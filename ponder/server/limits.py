@@ -1,6 +1,8 @@
-"""Request body size limit as ASGI middleware: 413 before any route runs."""
+"""Request body size and time limits as ASGI middleware: 413/408 before any route runs."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,18 +12,22 @@ __all__ = ["BodyLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
-    """Read each HTTP body up to ``max_bytes`` and answer 413 beyond it.
+    """Read each HTTP body up to ``max_bytes`` within ``timeout_s``: 413 / 408 beyond.
 
     The body is buffered (requests here are small JSON documents) and replayed
     to the app; later ``receive`` calls reach the server, so routes can still
-    wait for ``http.disconnect``.
+    wait for ``http.disconnect``. A client that sends its body too slowly is
+    answered 408 and its connection closed, so it cannot hold the buffer.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout_s: float) -> None:
         if max_bytes < 1:
             raise ValueError("max_body_bytes must be >= 1")
+        if not timeout_s > 0:
+            raise ValueError("body_timeout_s must be > 0")
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,21 +42,19 @@ class BodyLimitMiddleware:
         if declared is not None and declared > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                body = await self._read(receive)
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.timeout_s:g} s"
+            slow = error_response(408, "request_timeout", message, headers={"Connection": "close"})
+            await slow(scope, receive, send)
+            return
+        if body is None:
+            return
+        if len(body) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -61,6 +65,20 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body (cut just past ``max_bytes``), or ``None`` on disconnect."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > self.max_bytes or not message.get("more_body", False):
+                return b"".join(chunks)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"request body exceeds the limit of {self.max_bytes} bytes"

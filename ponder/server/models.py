@@ -6,13 +6,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ponder.memory.models import THREAD_ID_MAX
+__all__ = ["THREAD_ID_PATTERN", "RunRequest", "ThreadId"]
 
-__all__ = ["RunRequest", "ThreadId"]
+THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+"""Thread ids the server accepts: 1-128 ASCII letters, digits and ``._:-``.
 
-ThreadId = Annotated[
-    str, StringConstraints(min_length=1, max_length=THREAD_ID_MAX, pattern=r"^[^\x00/]+$")
-]
+Checked before anything runs, so an id is always safe in a header, a URL
+and a log line.
+"""
+
+ThreadId = Annotated[str, StringConstraints(pattern=THREAD_ID_PATTERN)]
 
 
 class RunRequest(BaseModel):

@@ -15,7 +15,7 @@ from starlette.types import Receive
 from ponder.agents import FinalEvent, RunResult, StreamingAgent
 from ponder.agents.agent import AgentEvent
 from ponder.backends.errors import BackendError
-from ponder.memory import MemoryStore
+from ponder.memory import CancelledAfterSave, MemoryStore
 from ponder.server.errors import ApiError
 
 __all__ = [
@@ -86,6 +86,10 @@ class RunManager:
     def names(self) -> list[str]:
         return list(self._agents)
 
+    def source(self, name: str) -> AgentSource:
+        """The agent (or factory) served as ``name``."""
+        return self._agents[name]
+
     def check_agent(self, name: str) -> None:
         if name not in self._agents:
             raise ApiError(
@@ -100,9 +104,7 @@ class RunManager:
         if self.stopping:
             raise ApiError(503, "shutting_down", "the server is shutting down")
         if thread_id in self._claims:
-            raise ApiError(
-                409, "thread_busy", f"thread {thread_id!r} already has a run in progress"
-            )
+            raise ApiError(409, "thread_busy", "this thread already has a run in progress")
         claim = ThreadClaim(self, thread_id)
         self._claims[thread_id] = claim
         return claim
@@ -120,6 +122,9 @@ class RunManager:
                     if isinstance(event, FinalEvent):
                         outcome = event.result.outcome
                     yield event
+        except CancelledAfterSave as saved:
+            outcome = f"completed (turn {saved.record.index} saved; cancelled after saving)"
+            raise
         except BackendError as exc:
             outcome = f"model error ({type(exc).__name__})"
             raise

@@ -283,9 +283,18 @@ class FakeModelServer:
                 turn.status, error_body(style, turn.status, turn.error_message), headers
             )
             return
-        reply = Reply(shape, turn, str(body.get("model") or self.model), turn.token_usage(body))
         # Ollama's native API streams unless told not to; the OpenAI wire is the reverse.
         streaming = body.get("stream", native) is True
+        if turn.raw_body is not None:
+            kind = ("application/x-ndjson" if native else "text/event-stream") if streaming else ""
+            await responder.send(
+                200,
+                turn.raw_body,
+                content_type=kind or "application/json",
+                headers=dict(turn.raw_headers or {}),
+            )
+            return
+        reply = Reply(shape, turn, str(body.get("model") or self.model), turn.token_usage(body))
         try:
             if native:
                 events: list[Any] = list(ollama_chat_lines(reply)) if streaming else []

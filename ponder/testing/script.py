@@ -39,7 +39,9 @@ class Turn:
     Streaming knobs (``chunk_chars``, ``delay_s``, ``drop_after_chunks``,
     ``error_after_chunks``, ``split_events``, ``keepalive_comments``) apply
     only to streamed requests. ``status`` answers with a provider-shaped HTTP
-    error instead of a completion.
+    error instead of a completion. ``raw_body`` answers 200 with exactly those
+    bytes (and ``raw_headers``), bypassing the shape: for malformed-output
+    tests.
     """
 
     reasoning: str = ""
@@ -57,6 +59,8 @@ class Turn:
     error_after_chunks: int | None = None
     split_events: bool = False
     keepalive_comments: bool = False
+    raw_body: bytes | None = None
+    raw_headers: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.chunk_chars < 1:

@@ -21,6 +21,7 @@ from jsonschema.exceptions import ValidationError as SchemaViolation
 from jsonschema.exceptions import relevance
 
 from ponder.backends.types import ToolCall, ToolMessage, ToolSpec
+from ponder.backends.wellformed import well_formed
 from ponder.tools._output import clip, shorten, truncate
 from ponder.tools.base import Tool, ToolArgumentError, as_tool
 from ponder.tools.schema import drop_defaulted_nulls
@@ -74,16 +75,22 @@ class ToolBox:
             raise ValueError("max_concurrency must be at least 1")
         self._tools: dict[str, Tool] = {}
         self._validators: dict[str, Draft202012Validator] = {}
-        for item in tools:
-            t = as_tool(item)
-            if t.name in self._tools:
-                raise ValueError(f"two tools are named {t.name!r}; tool names must be unique")
-            self._tools[t.name] = t
-            self._validators[t.name] = Draft202012Validator(t.parameters)
+        self.add(tools)
         self._max_concurrency = max_concurrency
         self._semaphores: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()
+
+    def add(self, tools: Iterable[Tool | Any]) -> None:
+        """Add tools (e.g. an :class:`~ponder.tools.mcp.McpToolset`'s); names stay unique."""
+        added = [as_tool(item) for item in tools]
+        names = [t.name for t in added]
+        for name in names:
+            if name in self._tools or names.count(name) > 1:
+                raise ValueError(f"two tools are named {name!r}; tool names must be unique")
+        for t in added:
+            self._tools[t.name] = t
+            self._validators[t.name] = Draft202012Validator(t.parameters)
 
     @property
     def names(self) -> list[str]:
@@ -104,7 +111,7 @@ class ToolBox:
         arguments: Any = call.parsed if call.parse_error is None else call.arguments
 
         def done(output: str, kind: ErrorKind | None, limit: int) -> ToolResult:
-            text, cut = truncate(output, limit)
+            text, cut = truncate(well_formed(output), limit)
             return ToolResult(
                 call_id=call.id,
                 name=call.name,

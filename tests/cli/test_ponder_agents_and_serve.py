@@ -144,7 +144,7 @@ def test_serve_answers_openai_clients_and_stops_on_sigint(env: dict[str, str]) -
     assert "tok-1" not in stderr and "hidden" not in stderr
 
 
-@pytest.mark.parametrize("command", ["run", "chat", "serve", "doctor", "index"])
+@pytest.mark.parametrize("command", ["run", "chat", "serve", "doctor", "index", "mcp"])
 def test_every_subcommand_has_help(env: dict[str, str], command: str) -> None:
     done = ponder(command, "--help", env=env)
     assert done.returncode == 0, done.stderr

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import capabilities
 import httpx
 import pytest
 
@@ -28,6 +29,7 @@ from ponder.testing import FakeModelServer, Turn
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 RUN_TIMEOUT_S = 180
+_MCP_SERVERS = EXAMPLES.parent / ".ci/node/node_modules/.bin/mcp-server-filesystem"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Prints:
     contains: tuple[str, ...]
     args: tuple[str, ...] = ("--fake",)
     needs_bwrap: bool = False
+    needs_node: bool = False
+    """The MCP reference servers from npm (``npm ci --prefix .ci/node``, or npx)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,18 @@ EXPECTED: dict[str, Prints | Serves] = {
             "Final answer: x = 2 or x = 3.",
         )
     ),
+    "mcp_tools.py": Prints(
+        (
+            "[tool call] fs__list_directory",
+            "[tool result] ok: [FILE] notes.txt",
+            "[tool result] error: Error: tool 'fs__read_text_file' failed with McpToolError: "
+            "Access denied - path outside allowed directories",
+            "[tool result] ok: Release: Friday 10:00. Owner: Ada.",
+            "Outcome: answered",
+            "Final answer: The release is on Friday at 10:00",
+        ),
+        needs_node=True,
+    ),
     "structured_output.py": Prints(
         (
             "Outcome: answered after 2 model call(s)",
@@ -135,6 +151,8 @@ def test_example_runs_against_the_fake_model(script: str, env: dict[str, str]) -
         return
     if expected.needs_bwrap and shutil.which("bwrap") is None:
         pytest.skip(reason=f"examples/{script} needs bubblewrap (bwrap), which is not installed")
+    if expected.needs_node and not (_MCP_SERVERS.exists() or shutil.which("npx")):
+        capabilities.missing("the npm MCP reference servers", "npm ci --prefix .ci/node")
     done = subprocess.run(
         [sys.executable, script, *expected.args],
         cwd=EXAMPLES,

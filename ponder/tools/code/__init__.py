@@ -5,6 +5,7 @@ for the user saying why.
 """
 
 from ponder.tools.code.choice import RunnerPlan, local_sandbox_problem, plan_runner
+from ponder.tools.code.command import CommandOutcome, run_command
 from ponder.tools.code.e2b import E2BRunner
 from ponder.tools.code.local import LocalSandbox
 from ponder.tools.code.result import (
@@ -19,6 +20,7 @@ from ponder.tools.code.tool import make_runner, run_python_tool
 
 __all__ = [
     "CodeRunner",
+    "CommandOutcome",
     "E2BRunner",
     "ExecutionError",
     "ExecutionResult",
@@ -30,6 +32,7 @@ __all__ = [
     "local_sandbox_problem",
     "make_runner",
     "plan_runner",
+    "run_command",
     "run_python_tool",
     "seatbelt_profile",
 ]

@@ -1,10 +1,19 @@
-"""The session process inside the box: a tiny notebook kernel speaking JSON lines.
+"""The first process inside the box: a notebook kernel, or a command's launcher.
 
-Run as a script by the host (stdlib only; it never imports ponder). argv[1] is
-a JSON config. Before reading any code it lowers its own rlimits (kernel
-enforced and inherited by every child), moves the protocol off fds 0/1 so
-user code and its subprocesses cannot read or corrupt it, and points fds 1/2
-at unlinked files whose contents are appended to each call's output.
+Run by the host with ``python -I -S -c`` (stdlib only; it never imports
+ponder). argv[1] is a JSON config. Before anything else it lowers its own
+rlimits (kernel enforced and inherited by every child) and copies the
+read-only seed folder, if any, into the box's private work folder.
+
+``mode == "command"``: it then ``exec``s the command, whose exit status the
+host reads with its own ``waitpid`` of the box.
+
+``mode == "session"``: it moves the protocol off fds 0/1 so subprocesses
+cannot read or corrupt it by accident, points fds 1/2 at unlinked files
+whose contents are appended to each call's output, and answers one JSON
+line per request, tagged with the request's id. Code run here shares this
+process, so it *can* reach the protocol: the host trusts nothing a session
+says beyond "this is what the code printed" (see ``local.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import json
 import linecache
 import os
 import resource
+import shutil
 import site
 import sys
 import tempfile
@@ -103,12 +113,26 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 def _error(exc: BaseException, limit: int) -> dict[str, str]:
-    tb = _user_frames(exc.__traceback__)
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    try:
+        name = str(type(exc).__name__)
+    except BaseException:
+        name = "Exception"
+    try:
+        message = str(exc)
+        if not isinstance(message, str):  # a str subclass with tricks
+            raise TypeError
+        message = "".join(message)
+    except BaseException:
+        message = f"<exception {name} whose str() raised>"
+    try:
+        tb = _user_frames(exc.__traceback__)
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:
+        text = f"{name}: {message}\n"
     if len(text) > limit:
         half = limit // 2
         text = f"{text[:half]}\n… [{len(text) - 2 * half} characters cut] …\n{text[-half:]}"
-    return {"name": type(exc).__name__, "message": str(exc)[:limit], "traceback": text}
+    return {"name": name[:200], "message": message[:limit], "traceback": text}
 
 
 class _Kernel:
@@ -150,6 +174,7 @@ class _Kernel:
                         value = f"{value[: self._limit]}… [{value_cut} characters cut]"
         except BaseException as exc:
             error = _error(exc, self._limit)
+            del exc
         finally:
             sys.stdout = sys.stderr = self._idle
         _drain(self._child_out, out, self._limit)
@@ -165,9 +190,37 @@ class _Kernel:
         }
 
 
-def main() -> None:
-    config = json.loads(sys.argv[1])
-    _set_limits(config["limits"])
+def _copy_seed(seed: str | None) -> None:
+    """Copy the read-only seed folder into the work folder (the box's own tmpfs)."""
+    if seed is None:
+        return
+    for entry in os.scandir(seed):  # entry by entry: "." itself is the box's, not ours
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, entry.name, symlinks=True)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry.path), entry.name)
+        else:
+            shutil.copy2(entry.path, entry.name)
+
+
+def _exec_command(argv: list[str], site_dirs: list[str]) -> None:
+    """Replace this process with ``argv`` (``python``/``pytest`` mean this interpreter)."""
+    if argv[0] in ("python", "python3"):
+        argv[0] = sys.executable
+    elif argv[0] in ("pytest", "py.test"):
+        argv[:1] = [sys.executable, "-m", "pytest"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(site_dirs), PYTHONDONTWRITEBYTECODE="1")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        print(f"[sandbox] cannot run {argv[0]!r}: {exc}", flush=True)
+        os._exit(127)
+
+
+def _serve(config: dict[str, Any]) -> None:
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
     null = os.open(os.devnull, os.O_RDONLY)
@@ -179,9 +232,21 @@ def main() -> None:
     replies.write(b'{"ready": true}\n')
     replies.flush()
     for line in requests:
-        reply = kernel.run(json.loads(line)["code"])
+        request = json.loads(line)
+        reply = kernel.run(request["code"])
+        reply["id"] = request["id"]
         replies.write(json.dumps(reply, ensure_ascii=False).encode("utf-8", "replace") + b"\n")
         replies.flush()
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    _set_limits(config["limits"])
+    _copy_seed(config.get("seed"))
+    if config["mode"] == "command":
+        _exec_command(config["argv"], config["site_dirs"])
+    else:
+        _serve(config)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,13 @@ class SandboxUnavailableError(RuntimeError):
 class SandboxLimits:
     """Bounds for one local session.
 
-    ``cpu_s`` is a kernel limit (RLIMIT_CPU) on each process of the session
-    over its whole life, so it bounds the session, not a single call;
-    ``wall_timeout_s`` bounds each call. ``memory_mb`` caps address space,
-    ``max_file_mb`` the size of any one file written.
+    Where cgroups are usable (Linux with cgroup v1, or v2 with the memory and
+    pids controllers delegated) ``memory_mb``, ``max_processes`` and
+    ``cpu_s`` bound the whole session: every process it ever started, files
+    in its tmpfs folders included in the memory. Everywhere they are also
+    kernel rlimits on each process (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU).
+    ``wall_timeout_s`` bounds each call; ``disk_mb`` caps the work folder and
+    ``/tmp`` (each a tmpfs of that size), ``max_file_mb`` any one file.
     """
 
     cpu_s: int = 30
@@ -34,11 +37,19 @@ class SandboxLimits:
     max_processes: int = 64
     max_open_files: int = 256
     max_file_mb: int = 64
+    disk_mb: int = 256
     max_output_chars: int = 20_000
     wall_timeout_s: float = 30
 
     def __post_init__(self) -> None:
-        for name in ("cpu_s", "memory_mb", "max_processes", "max_open_files", "max_file_mb"):
+        for name in (
+            "cpu_s",
+            "memory_mb",
+            "max_processes",
+            "max_open_files",
+            "max_file_mb",
+            "disk_mb",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"SandboxLimits.{name} must be >= 1")
         if self.max_output_chars < 100:

@@ -21,19 +21,19 @@ macOS**: it was written and its profile checked on Linux):
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from ponder.tools.code.local import (
-    _BOX_PATH,
-    _INTERPRETER,
-    _WORKER,
-    LocalSandbox,
-    _site_dirs,
-)
+from ponder.tools.code.box import BOX_PATH, INTERPRETER, Box
+from ponder.tools.code.local import _WORKER, LocalSandbox
 from ponder.tools.code.result import SandboxLimits, SandboxUnavailableError
 
 __all__ = ["SeatbeltSandbox", "seatbelt_available", "seatbelt_profile"]
@@ -88,27 +88,60 @@ class SeatbeltSandbox(LocalSandbox):
         *,
         limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen, shared safely
         workdir: Path | None = None,
+        seed: Path | None = None,
     ) -> None:
         if not seatbelt_available():
             raise SandboxUnavailableError(
                 "The macOS code sandbox needs sandbox-exec (macOS only, /usr/bin/sandbox-exec)"
             )
-        super().__init__(limits=limits, workdir=workdir)
+        # LocalSandbox warns that code runs without bubblewrap; here sandbox-exec boxes it
+        local_log = logging.getLogger("ponder.tools.code.local")
+        level = local_log.level
+        local_log.setLevel(logging.ERROR)
+        try:
+            super().__init__(limits=limits, workdir=workdir, seed=seed, allow_unsandboxed=True)
+        finally:
+            local_log.setLevel(level)
 
-    def _box_usable(self) -> bool:
-        return seatbelt_available()
+    @property
+    def sandboxed(self) -> bool:
+        """Always True: the session runs inside a sandbox-exec profile."""
+        return True
 
-    def _command(
-        self, workdir: Path, uid: int | None, config: str
-    ) -> tuple[list[str], Path | None, dict[str, str]]:
+    async def _launch_unsandboxed(self, workdir: Path | None) -> Box:
+        if workdir is None:
+            workdir = self._host_tmp = Path(tempfile.mkdtemp(prefix="ponder-box-"))
+            if self._seed is not None:
+                shutil.copytree(self._seed, workdir, symlinks=True, dirs_exist_ok=True)
         tmp = workdir / _TMP
         tmp.mkdir(exist_ok=True)
-        readable = [sys.base_prefix, sys.base_exec_prefix, _INTERPRETER, str(_WORKER.parent)]
-        profile = seatbelt_profile(workdir, [*readable, *_site_dirs()])
+        config: dict[str, Any] = {
+            "mode": "session",
+            "limits": {
+                "cpu_s": self.limits.cpu_s,
+                "memory_mb": self.limits.memory_mb,
+                "max_processes": self.limits.max_processes,
+                "max_open_files": self.limits.max_open_files,
+                "max_file_mb": self.limits.max_file_mb,
+                "max_output_chars": self.limits.max_output_chars,
+            },
+            "site_dirs": [],
+            "seed": None,
+        }
+        readable = [sys.base_prefix, sys.base_exec_prefix, INTERPRETER, str(_WORKER.parent)]
+        profile = seatbelt_profile(workdir, readable)
         sandbox_exec = shutil.which("sandbox-exec") or "/usr/bin/sandbox-exec"
-        argv = [sandbox_exec, "-p", profile, _INTERPRETER, "-I", "-S", str(_WORKER), config]
-        env = {"PATH": _BOX_PATH, "HOME": str(workdir), "TMPDIR": str(tmp), "LANG": "C.UTF-8"}
-        return argv, workdir, env
+        proc = await asyncio.create_subprocess_exec(
+            sandbox_exec, "-p", profile, INTERPRETER, "-I", "-S", str(_WORKER), json.dumps(config),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={"PATH": BOX_PATH, "HOME": str(workdir), "TMPDIR": str(tmp), "LANG": "C.UTF-8"},
+            cwd=workdir,
+            start_new_session=True,
+            limit=16 * self.limits.max_output_chars + 65_536,
+        )  # fmt: skip
+        return Box(proc, None)
 
 
 def _real(path: str) -> str:

@@ -5,7 +5,9 @@ cannot be stopped. Each job therefore runs in a long-lived child Python
 process and the parent waits at most ``timeout_s``; a child
 that overruns is killed and replaced on next use. Children are started lazily,
 kept warm, and capped at ``max_workers`` concurrent jobs; their start-up
-(imports) is not charged to a job's timeout.
+(imports) is not charged to a job's timeout. A caller that is cancelled (or
+whose own timeout fires) stops its job: a job still waiting for a slot never
+starts, a running one has its process killed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 __all__ = ["JobFailed", "JobTimeout", "ProcessPool", "default_pool"]
 
 _START_TIMEOUT_S = 60.0
+_SLOT_POLL_S = 0.05
 _ROOT = str(Path(__file__).resolve().parents[3])
 
 
@@ -50,6 +53,31 @@ def _child_main(read_fd: int, write_fd: int, preload: list[str]) -> None:
         except Exception as exc:
             result = ("error", f"{type(exc).__name__}: {exc}")
         outbox.send(result)
+
+
+class _Job:
+    """One caller's job, as the worker thread and the cancelling caller both see it."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.child: _Child | None = None
+        self.lock = threading.Lock()
+
+    def start(self, child: _Child) -> bool:
+        """Record the child running the job; False (nothing recorded) if cancelled."""
+        with self.lock:
+            if self.cancelled.is_set():
+                return False
+            self.child = child
+            return True
+
+    def cancel(self) -> None:
+        """Stop the job: it will not start, or its process is killed now."""
+        with self.lock:
+            self.cancelled.set()
+            child, self.child = self.child, None
+        if child is not None:
+            child.process.kill()  # the worker thread sees EOF and cleans up
 
 
 class _Child:
@@ -122,10 +150,20 @@ class ProcessPool:
 
     async def run(self, fn: Callable[[Any], Any], arg: Any, *, timeout_s: float) -> Any:
         """Run ``fn(arg)`` in a child; raise :class:`JobTimeout` or :class:`JobFailed`."""
-        return await asyncio.to_thread(self._run_blocking, fn, arg, timeout_s)
+        job = _Job()
+        try:
+            return await asyncio.to_thread(self._run_blocking, job, fn, arg, timeout_s)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
 
-    def _run_blocking(self, fn: Callable[[Any], Any], arg: Any, timeout_s: float) -> Any:
-        with self._slots:
+    def _run_blocking(self, job: _Job, fn: Callable[[Any], Any], arg: Any, timeout_s: float) -> Any:
+        while not self._slots.acquire(timeout=_SLOT_POLL_S):
+            if job.cancelled.is_set():
+                raise JobFailed("cancelled before it started")
+        try:
+            if job.cancelled.is_set():
+                raise JobFailed("cancelled before it started")
             with self._lock:
                 child = self._idle.pop() if self._idle else None
             if child is not None and not child.alive():
@@ -133,14 +171,21 @@ class ProcessPool:
                 child = None
             if child is None:
                 child = _Child(self._preload)
+            if not job.start(child):
+                self._release(child)
+                raise JobFailed("cancelled before it started")
             try:
                 result = child.call(fn, arg, timeout_s)
             except JobFailed:
-                if child.alive():
+                if child.alive() and not job.cancelled.is_set():
                     self._release(child)
+                else:
+                    child.kill()
                 raise
             self._release(child)
             return result
+        finally:
+            self._slots.release()
 
     def _release(self, child: _Child) -> None:
         with self._lock:

@@ -3,7 +3,9 @@
 Everything retrieved is neutralised so it cannot close the results block or
 fake a chat-role marker: angle brackets become ‹ ›, and the full-width bar and
 the ``▁`` of DeepSeek's special tokens (``<｜User｜>``, ``<｜tool▁calls▁begin｜>``)
-become plain characters.
+become plain characters. Every field is one line: a snippet's line breaks
+become `` ↵ ``, so a document cannot start a forged ``source:`` or ``title:``
+line of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ UNTRUSTED_NOTE = (
 )
 
 _OPEN, _CLOSE = "<search_results>", "</search_results>"
+_LINE_BREAK = " ↵ "
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _LOOKALIKES = str.maketrans(
     {
@@ -69,7 +72,8 @@ def _one_line(text: str) -> str:
 
 
 def _snippet(text: str) -> str:
-    text = _neutralise(text).strip()
+    lines = (" ".join(line.split()) for line in _neutralise(text).splitlines())
+    text = _LINE_BREAK.join(line for line in lines if line)
     if len(text) > MAX_SNIPPET_CHARS:
         text = text[:MAX_SNIPPET_CHARS].rstrip() + " …"
     return text

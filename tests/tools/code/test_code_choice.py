@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from capabilities import path_without
+
 from ponder.tools.code import LocalSandbox, SandboxLimits, plan_runner, seatbelt_profile
 from ponder.tools.code import choice as choice_module
 from ponder.tools.code.seatbelt import SeatbeltSandbox

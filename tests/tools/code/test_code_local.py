@@ -60,15 +60,25 @@ async def test_files_in_the_work_folder_persist_within_the_session(box: LocalSan
     await box.run("open('notes.txt', 'w').write('kept')\nopen('/tmp/scratch', 'w').write('t')")
     again = await box.run("import os\nprint(open('notes.txt').read(), os.getcwd())")
     assert again.stdout == "kept /home/user\n"
-    assert box.workdir is not None and _read(box.workdir / "notes.txt") == "kept"
+    assert box.workdir is None  # a tmpfs inside the box: nothing on the host to clean up
 
 
-async def test_owned_work_folder_is_removed_at_close() -> None:
-    sandbox = LocalSandbox()
-    await sandbox.run("open('f', 'w').write('x')")
-    workdir = sandbox.workdir
-    await sandbox.aclose()
-    assert workdir is not None and not workdir.exists()
+async def test_a_given_work_folder_is_shared_by_later_sessions(tmp_path: Path) -> None:
+    first = LocalSandbox(workdir=tmp_path)
+    try:
+        made = await first.run("open('notes.txt', 'w').write('first')\nimport os\nos.getuid()")
+    finally:
+        await first.aclose()
+    assert made.ok and _read(tmp_path / "notes.txt") == "first"
+    second = LocalSandbox(workdir=tmp_path)
+    try:
+        changed = await second.run(
+            "open('notes.txt', 'a').write(' second')\nimport os\nos.getuid()"
+        )
+    finally:
+        await second.aclose()
+    assert changed.ok, changed.to_text()
+    assert _read(tmp_path / "notes.txt") == "first second"
 
 
 async def test_installed_packages_are_importable(box: LocalSandbox) -> None:

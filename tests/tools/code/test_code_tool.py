@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from ponder.tools.code import LocalSandbox, make_runner, run_python_tool
