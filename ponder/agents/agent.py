@@ -172,7 +172,7 @@ class Agent(StreamingAgent):
             self._produce(question, thread_id, queue), context=telemetry.run_context(run)
         )
         reasoning: list[str] = []
-        reasoning_step = 0
+        reasoning_step, in_thought = 0, False
         final_state: dict[str, Any] = {}
         try:
             while (item := await queue.get()) is not _DONE:
@@ -189,10 +189,11 @@ class Agent(StreamingAgent):
                     final_state = item
                 else:
                     if isinstance(item, ReasoningEvent):
-                        if reasoning and item.step != reasoning_step:
-                            reasoning.append("\n\n")  # each step's thought on its own
+                        if reasoning and (item.step != reasoning_step or not in_thought):
+                            reasoning.append("\n\n")  # each model call's thought on its own
                         reasoning_step = item.step
                         reasoning.append(item.text)
+                    in_thought = isinstance(item, ReasoningEvent)
                     yield item
         except BaseException as exc:  # an error, or the caller stopped early (cancelled)
             telemetry.fail_run(run, exc)
