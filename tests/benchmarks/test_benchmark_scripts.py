@@ -22,6 +22,7 @@ CASES = {
     "memory_store.py": (["--turns", "20", "--loads", "2"], "add_turn"),
     "parser_throughput.py": (["--mb", "0.05"], "ThinkSplitter"),
     "code_runner.py": ([], "sandbox warm call"),
+    "cli_startup.py": (["--reps", "1"], "first request"),
     "mcp_latency.py": (["--calls", "3", "--warmup", "1"], "| MCP HTTP |"),
     "tracing_overhead.py": (["--reps", "1", "--warmup", "0", "--steps", "1"], "on, in-memory"),
 }
