@@ -16,6 +16,7 @@ from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
 from ponder.agents.result import FinalEvent, RunResult
+from ponder.backends.markers import neutralise_markers
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.backends.wellformed import well_formed
@@ -23,7 +24,7 @@ from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
-from ponder.memory import MemoryStore, ToolCallSummary, strip_reasoning
+from ponder.memory import MemoryStore, ToolCallSummary
 from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
@@ -58,19 +59,24 @@ class StreamingAgent(ABC):
 
     @abstractmethod
     def astream(
-        self, question: str, *, thread_id: str | None = None
-    ) -> AsyncIterator[AgentEvent]: ...
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """Stream the run's events; ``instructions`` join the agent's system message."""
 
     @abstractmethod
     async def aclose(self) -> None: ...
 
-    def run(self, question: str, *, thread_id: str | None = None) -> RunResult:
+    def run(
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> RunResult:
         """Synchronous :meth:`arun` (not for use inside a running event loop)."""
-        return asyncio.run(self.arun(question, thread_id=thread_id))
+        return asyncio.run(self.arun(question, thread_id=thread_id, instructions=instructions))
 
-    async def arun(self, question: str, *, thread_id: str | None = None) -> RunResult:
+    async def arun(
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
+    ) -> RunResult:
         """Run to the end and return the result."""
-        async for event in self.astream(question, thread_id=thread_id):
+        async for event in self.astream(question, thread_id=thread_id, instructions=instructions):
             if isinstance(event, FinalEvent):
                 return event.result
         raise RuntimeError("the run ended without a result")  # astream always ends with one
@@ -154,9 +160,12 @@ class Agent(StreamingAgent):
             await self._closing.pop().aclose()
 
     async def astream(
-        self, question: str, *, thread_id: str | None = None
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """Stream typed events; the last one is a :class:`FinalEvent`.
+
+        ``instructions`` (e.g. an API client's system message) are appended to
+        the agent's system prompt for this run; they are not stored.
 
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
         Closing the iterator early cancels the run; nothing is saved.
@@ -169,7 +178,8 @@ class Agent(StreamingAgent):
         queue: asyncio.Queue[Any] = asyncio.Queue()
         run = telemetry.start_run(self, self.backend, thread_id, question)
         producer = asyncio.create_task(
-            self._produce(question, thread_id, queue), context=telemetry.run_context(run)
+            self._produce(question, thread_id, queue, instructions),
+            context=telemetry.run_context(run),
         )
         reasoning: list[str] = []
         reasoning_step, in_thought = 0, False
@@ -217,7 +227,11 @@ class Agent(StreamingAgent):
         return question
 
     async def _graph_chunks(
-        self, question: str, thread_id: str, emit: Callable[[Any], None]
+        self,
+        question: str,
+        thread_id: str,
+        emit: Callable[[Any], None],
+        instructions: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """The graph's state snapshots (and ``custom`` events) for one run.
 
@@ -238,7 +252,7 @@ class Agent(StreamingAgent):
         config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
         if self._checkpointing:
             config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
-        messages = await self._opening_messages(question, thread_id)
+        messages = await self._opening_messages(question, thread_id, instructions)
         state: ReactState = {"messages": messages, "steps": 0, "tool_calls_made": 0}
         async for _mode, chunk in self._graph.astream(
             state, config, context=context, stream_mode=["custom", "values"]
@@ -247,8 +261,12 @@ class Agent(StreamingAgent):
 
     # -------------------------------------------------------------- helpers
 
-    async def _opening_messages(self, question: str, thread_id: str) -> list[Message]:
+    async def _opening_messages(
+        self, question: str, thread_id: str, instructions: str | None = None
+    ) -> list[Message]:
         system = self.system_prompt
+        if instructions:
+            system = f"{system}\n\n{instructions}".strip()
         if self.answer_format is not None:
             system = f"{system}\n\n{self.answer_format.instructions()}".strip()
         messages: list[Message] = [SystemMessage(content=system)] if system else []
@@ -257,11 +275,18 @@ class Agent(StreamingAgent):
         messages.append(UserMessage(content=question))
         return messages
 
-    async def _produce(self, question: str, thread_id: str, queue: asyncio.Queue[Any]) -> None:
+    async def _produce(
+        self,
+        question: str,
+        thread_id: str,
+        queue: asyncio.Queue[Any],
+        instructions: str | None = None,
+    ) -> None:
         """Pump the graph's chunks into ``queue`` within the wall-time budget."""
+        chunks_of = self._graph_chunks(question, thread_id, queue.put_nowait, instructions)
         try:
             async with (
-                aclosing(self._graph_chunks(question, thread_id, queue.put_nowait)) as chunks,
+                aclosing(chunks_of) as chunks,
                 asyncio.timeout(self.budgets.wall_time_s),
             ):
                 async for chunk in chunks:
@@ -275,6 +300,8 @@ class Agent(StreamingAgent):
     def _result(self, state: ReactState, thread_id: str, reasoning: str) -> RunResult:
         outcome: Outcome = state.get("outcome") or "wall_time"
         answer_text = state.get("answer")
+        if answer_text is not None:  # a no-op for backend text: it passed this rule already
+            answer_text = neutralise_markers(answer_text)
         answer: Any = answer_text
         if self.answer_format is not None and answer_text is not None:
             try:
@@ -309,22 +336,27 @@ async def save_turn(
 ) -> None:
     """Store one finished turn: the question, the final answer and a tool summary.
 
-    Reasoning is stripped from every text first (the store would refuse it).
+    Nothing is cut: reasoning markers that a legitimate text may contain (a
+    literal ``</think>`` in an answer, a tool named ``<think>``, an argument
+    keyed ``reasoning_content``) are made inert by
+    :func:`~ponder.backends.markers.neutralise_markers`, the rule the answer
+    already passed before it was shown, so the stored answer equals the
+    returned one and the store's reasoning guard never throws a turn away.
     """
     summaries = [
         ToolCallSummary(
-            name=record.name,
+            name=neutralise_markers(record.name),
             arguments=_preview(record.arguments),
             ok=record.ok,
-            output_preview=strip_reasoning(record.output)[:_PREVIEW_CHARS],
+            output_preview=_preview(record.output),
         )
         for record in result.tool_calls
     ]
     usage = result.usage
     await memory.add_turn(
         result.thread_id,
-        question=strip_reasoning(question),
-        answer=strip_reasoning(result.answer_text or ""),
+        question=neutralise_markers(question),
+        answer=neutralise_markers(result.answer_text or ""),
         tool_calls=summaries,
         model=result.model,
         usage={
@@ -338,6 +370,6 @@ async def save_turn(
     )
 
 
-def _preview(arguments: Any) -> str:
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments, default=str)
-    return strip_reasoning(text)[:_PREVIEW_CHARS]
+def _preview(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return neutralise_markers(text[:_PREVIEW_CHARS], json_keys=True)

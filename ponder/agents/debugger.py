@@ -84,19 +84,25 @@ class DebuggerAgent(Agent):
         self._debug_graph = build_debug_graph()
 
     def astream(
-        self, question: str = "", *, thread_id: str | None = None
+        self, question: str = "", *, thread_id: str | None = None, instructions: str | None = None
     ) -> AsyncIterator[AgentEvent]:
         """Stream the diagnosis's events; the last one is a :class:`FinalEvent`.
 
-        ``question`` is an optional note from the user (what they saw or suspect).
+        ``question`` is an optional note from the user (what they saw or suspect);
+        ``instructions`` are added to it (the debugger's own prompts are fixed).
         """
-        return super().astream(question, thread_id=thread_id)
+        note = f"{instructions}\n\n{question}".strip() if instructions else question
+        return super().astream(note, thread_id=thread_id)
 
     def _checked_question(self, question: str) -> str:
         return question.strip() or _DEFAULT_QUESTION
 
     async def _graph_chunks(
-        self, question: str, thread_id: str, emit: Callable[[Any], None]
+        self,
+        question: str,
+        thread_id: str,
+        emit: Callable[[Any], None],
+        instructions: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         project = await asyncio.to_thread(SandboxProject, self.project)
         try:

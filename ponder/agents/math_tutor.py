@@ -226,13 +226,18 @@ class MathTutor(StreamingAgent):
             await self._closing.pop().aclose()
 
     async def astream(
-        self, question: str, *, thread_id: str | None = None
+        self, question: str, *, thread_id: str | None = None, instructions: str | None = None
     ) -> AsyncIterator[AgentEvent]:
-        """Stream typed events; the last one is a :class:`FinalEvent`."""
+        """Stream typed events; the last one is a :class:`FinalEvent`.
+
+        ``instructions`` reach the solver's system message in ``solve`` mode; the
+        hint and check modes keep their own fixed prompts.
+        """
         if not question.strip():
             raise ValueError("the question is empty")
         if self.mode == "solve":
-            async for event in self._solver.astream(question, thread_id=thread_id):
+            events = self._solver.astream(question, thread_id=thread_id, instructions=instructions)
+            async for event in events:
                 yield event
             return
         thread_id = thread_id or uuid.uuid4().hex

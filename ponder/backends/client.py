@@ -459,6 +459,10 @@ def _contract_correction(exc: BackendError, profile: ProviderProfile) -> dict[st
         if target is not None and target != profile.replay:
             return {"replay": target, "replay_placeholder": target == "tool_turns"}
         return None
+    if "failed to initialize samplers" in message and profile.json_modes:
+        # llama.cpp: a JSON grammar with --reasoning-format none and a template that
+        # opens <think> cannot start; ask for JSON in the prompt and validate locally.
+        return {"json_modes": frozenset()}
     if "response_format" in message and "json_schema" in profile.json_modes:
         return {"json_modes": frozenset({"json_object"}), "json_needs_word": True}
     forced = profile.tool_choice_modes - {"auto", "none"}

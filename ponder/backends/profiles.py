@@ -36,6 +36,8 @@ JsonMode = Literal["json_object", "json_schema"]
 SchemaShape = Literal["openai", "llamacpp"]
 ThinkingSwitch = Literal["none", "deepseek", "chat_template_kwargs", "ollama", "openrouter"]
 PrefixStyle = Literal["none", "deepseek", "continue_final_message", "trailing_assistant"]
+ToolPrompt = Literal["native", "dsml_v4"]
+NamedToolChoiceStyle = Literal["object", "required_one"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,19 @@ class ProviderProfile:
 
     # tools
     native_tools: bool = True
+    tool_prompt: ToolPrompt = "native"
+    """``native``: OpenAI ``tools`` and ``tool`` messages. ``dsml_v4``: a raw
+    DeepSeek V4 engine with no tool role: tools described in the system
+    prompt, earlier calls written as DSML, results sent inside the user turn
+    as ``<tool_result>`` blocks (DeepSeek's ``encoding_dsv4.py``)."""
     tool_choice_modes: frozenset[str] = frozenset({"auto", "none", "required", "named"})
+    named_tool_choice: NamedToolChoiceStyle = "object"
+    """``object``: OpenAI's ``{"type": "function", …}``. ``required_one``: the
+    server takes strings only, so a named choice is sent as ``"required"``
+    with that one tool offered."""
+    leaked_tool_markers: tuple[str, ...] = ()
+    """Template text some servers stream as a content delta in tool turns;
+    dropped when a tool call follows, kept as text otherwise."""
     strict_tools: bool = False
     strict_base_url: str | None = None
     parallel_tool_calls_field: bool = False
@@ -82,6 +96,11 @@ class ProviderProfile:
     """Accepted but without effect: not sent, so nobody is misled."""
     rejected_params: frozenset[str] = frozenset()
     """Answered with an error: never sent."""
+    thinking_ignored_params: frozenset[str] = frozenset()
+    """Accepted but without effect while thinking is on: not sent then."""
+    effort_aliases: dict[str, str | None] = field(default_factory=dict)
+    """``reasoning_effort`` names -> the value sent (``None``: thinking off).
+    Empty: sent as given. Names missing from a non-empty map are not sent."""
     thinking_switch: ThinkingSwitch = "none"
     prefix_style: PrefixStyle = "none"
     stream_usage: bool = True
@@ -98,8 +117,30 @@ class ProviderProfile:
 # ------------------------------------------------------------ built-ins
 
 
+# api-docs.deepseek.com/guides/thinking_mode (current): the OpenAI form takes
+# low/high/max; the other names map as this table says; the Responses form's
+# "none" turns thinking off.
+_DEEPSEEK_EFFORT: dict[str, str | None] = {
+    "none": None,
+    "minimal": "low",
+    "low": "low",
+    "medium": "high",
+    "high": "high",
+    "xhigh": "high",
+    "max": "max",
+    "ultra": "max",
+}
+_DEEPSEEK_SAMPLING = frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+
+
 def deepseek() -> ProviderProfile:
-    """DeepSeek hosted API, V4 thinking mode (deepseek-v4-pro / -flash). §1."""
+    """DeepSeek hosted API, V4 (deepseek-v4-pro / -flash, deepseek-flash). §1.
+
+    Thinking is on by default; with it on the sampling parameters have no
+    effect (not sent), off (``deepseek-chat``, ``reasoning_effort="none"``)
+    they are sent. Tool-call turns' reasoning goes back as ``reasoning_content``,
+    ``""`` where it is unknown rather than omitted.
+    """
     return ProviderProfile(
         name="deepseek",
         default_base_url="https://api.deepseek.com",
@@ -117,8 +158,9 @@ def deepseek() -> ProviderProfile:
         strict_base_url="https://api.deepseek.com/beta",
         json_modes=frozenset({"json_object"}),
         json_needs_word=True,
-        ignored_params=frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty"}),
         rejected_params=frozenset({"logprobs", "top_logprobs"}),
+        thinking_ignored_params=_DEEPSEEK_SAMPLING,
+        effort_aliases=_DEEPSEEK_EFFORT,
         thinking_switch="deepseek",
         prefix_style="deepseek",
         # aliases retired 2026-07-24 (§1)
@@ -141,6 +183,8 @@ def deepseek_r1() -> ProviderProfile:
         strict_tools=False,
         strict_base_url=None,
         thinking_switch="none",
+        ignored_params=_DEEPSEEK_SAMPLING,
+        effort_aliases={},
         retired_models={},
     )
 
@@ -207,8 +251,29 @@ def llamacpp() -> ProviderProfile:
         replay="never",
         schema_shape="llamacpp",
         parallel_tool_calls_field=True,
+        # llama-server logs "Wrong type supplied for parameter 'tool_choice'" for the
+        # object and ignores it; in tool turns it streams a "<tool_call>" content delta.
+        named_tool_choice="required_one",
+        leaked_tool_markers=("<tool_call>", "</tool_call>"),
         thinking_switch="chat_template_kwargs",
         prefix_style="trailing_assistant",
+    )
+
+
+def deepseek_v4_raw() -> ProviderProfile:
+    """Self-hosted DeepSeek V4 on an engine without a tool parser or tool role.
+
+    Replies carry inline ``<think>`` and DSML tool calls in the text; the
+    prompt side speaks V4's own encoding (``tool_prompt="dsml_v4"``).
+    """
+    return ProviderProfile(
+        name="deepseek-v4-raw",
+        default_base_url="http://localhost:8000/v1",
+        native_tools=False,
+        tool_prompt="dsml_v4",
+        tool_choice_modes=frozenset(),
+        replay="never",
+        prefix_style="continue_final_message",
     )
 
 
@@ -225,6 +290,7 @@ _BUILTINS: dict[str, Callable[[], ProviderProfile]] = {
     "sglang": sglang,
     "ollama": ollama,
     "llamacpp": llamacpp,
+    "deepseek-v4-raw": deepseek_v4_raw,
     "openai-compatible": openai_compatible,
 }
 
@@ -244,7 +310,7 @@ def get_profile(
         raise ValueError(f"unknown provider {name!r}; choose one of: {choices}") from None
 
 
-_V4_MODEL_IDS = frozenset({"deepseek-v4-pro", "deepseek-v4-flash"})
+_V4_MODEL_IDS = frozenset({"deepseek-v4-pro", "deepseek-v4-flash", "deepseek-flash"})
 
 
 def detect_profile(base_url: str | None, model: str | None) -> ProviderProfile:

@@ -6,6 +6,9 @@ OpenAI-compatible hosts) deliver R1's chain of thought inside the answer
 text. :class:`ThinkSplitter` separates it while the text streams in, chunked
 at arbitrary character boundaries; :func:`split_think` does the same for a
 whole text. Only one think block, at the very start, is recognised.
+
+What is decided comes from what the text shows, never from a model's name,
+and nothing streamed as answer text is ever taken back.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ Channel = Literal["reasoning", "content"]
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
-_TAGS = (OPEN_TAG, CLOSE_TAG)
 _WINDOW = len(CLOSE_TAG) - 1
 
 
 class _State(Enum):
     START = auto()  # before any non-whitespace text: is there an opening tag?
-    THOUGHT = auto()  # inside the thought, until the closing tag
-    WATCH = auto()  # answer text, no tag seen yet: an unpaired closing tag may still come
+    THOUGHT = auto()  # inside the thought (opened, assumed or provisional), until </think>
     ANSWER = auto()  # answer text; tags from here on are literal text
+
+
+class _Evidence(Enum):
+    TAG = auto()  # the text opened the thought with <think>
+    ASSUMED = auto()  # the prompt (template or prefill) opened it
+    PROVISIONAL = auto()  # nothing said either way: reasoning until shown otherwise
 
 
 class ThinkSplitter:
@@ -40,37 +47,42 @@ class ThinkSplitter:
     ``(channel, text)`` pairs with non-empty text; :meth:`flush` ends the
     stream. A suffix that could still be the start of a tag is held back only
     until it is known not to be one; the tags themselves are never emitted
-    (except a ``<think>`` inside the answer, which is literal text). Outer
-    whitespace of each channel is dropped (R1 writes ``"</think>\\n\\n"``).
+    (except inside the answer, where tags are literal text). Outer whitespace
+    of each channel is dropped (R1 writes ``"</think>\\n\\n"``).
 
     Rules:
 
     * ``<think>`` before any other non-whitespace text opens the thought;
       text up to the first ``</think>`` is reasoning, the rest is content.
-    * ``starts_in_thought=True`` (the prompt template or a prefill opened the
-      thought, as in the R1-Distill templates): text is reasoning from the
-      start; a redundant leading ``<think>`` is dropped.
-    * Without it, an unpaired ``</think>`` in the answer means the output
-      started inside the thought. The tag is hidden and the final
-      :attr:`reasoning` / :attr:`content` move everything before it into
-      reasoning (vLLM's ``deepseek_r1`` parser does the same).
-      **The pieces already streamed as content cannot be recalled**: a
-      consumer that must never show reasoning as content should use
-      ``starts_in_thought=True`` for such models, or check
-      :attr:`reclassified` at the end.
-    * A ``<think>`` after answer text has started is literal content, and so
-      is any later ``</think>`` once a block has been closed.
-    * A thought that is never closed (e.g. the token budget ran out) is all
-      reasoning, with empty content.
+    * ``reasoning_elsewhere=True`` (the server already sent reasoning in a
+      field): the text is the answer. A leading ``<think>…</think>`` block or
+      a leading ``</think>`` is still taken out (servers that duplicate or
+      leak the tags); any later tag is literal answer text.
+    * Otherwise text without an opening tag is streamed as **reasoning
+      provisionally**: an unpaired ``</think>`` later confirms it (the output
+      started inside the thought: R1-Distill templates, a prefill). Answer
+      text is therefore never shown before it is known to be the answer.
+    * At :meth:`flush`, a thought that no tag opened and no ``</think>``
+      closed was the answer after all: its text is returned once more, as
+      content, and :attr:`recovered` is set. The exception is
+      ``starts_in_thought=True`` (the prompt opened the thought) with
+      ``thought_cut_off=True`` (the token budget ended it): then it stays
+      reasoning. A thought opened by ``<think>`` and never closed is always
+      reasoning. An opening ``<think>`` after provisional text settles it
+      the same way at once (the text was an answer that mentions the tag).
 
-    The concatenation of the streamed pieces of a channel equals its final
-    property, except for the reclassification above; the final properties do
-    not depend on how the text was chunked.
+    The final :attr:`reasoning` / :attr:`content` do not depend on how the
+    text was chunked; the streamed pieces of a channel concatenate to its
+    final property, except that recovered text was streamed as reasoning.
     """
 
-    def __init__(self, *, starts_in_thought: bool = False) -> None:
+    def __init__(
+        self, *, starts_in_thought: bool = False, reasoning_elsewhere: bool = False
+    ) -> None:
         self._starts_in_thought = starts_in_thought
+        self._reasoning_elsewhere = reasoning_elsewhere
         self._state = _State.START
+        self._evidence = _Evidence.TAG
         self._pending = ""
         self._segment = Trimmer()
         self._reasoning: list[str] = []
@@ -78,9 +90,8 @@ class ThinkSplitter:
         self._flushed = False
         self.saw_open_tag = False
         self.saw_close_tag = False
-        self.reclassified = False
-        """Set (only ever by :meth:`feed`) when an unpaired ``</think>`` turns content
-        pieces that were already streamed into reasoning."""
+        self.recovered = False
+        """Set by :meth:`flush` when provisional reasoning turned out to be the answer."""
 
     def feed(self, text: str) -> list[tuple[Channel, str]]:
         """Take the next chunk of model output; return the pieces ready to show."""
@@ -91,13 +102,22 @@ class ThinkSplitter:
         self._run(out, final=False)
         return out
 
-    def flush(self) -> list[tuple[Channel, str]]:
-        """End the stream: release text held back as a possible partial tag."""
+    def flush(self, *, thought_cut_off: bool = False) -> list[tuple[Channel, str]]:
+        """End the stream: release held-back text and settle an unconfirmed thought.
+
+        ``thought_cut_off``: the output was cut off by the token limit
+        (``finish_reason == "length"``).
+        """
         if self._flushed:
             return []
         self._flushed = True
         out: list[tuple[Channel, str]] = []
         self._run(out, final=True)
+        keep = self._evidence is _Evidence.TAG or (
+            self._evidence is _Evidence.ASSUMED and thought_cut_off
+        )
+        if self._state is _State.THOUGHT and not keep:
+            self._recover(out)
         return out
 
     @property
@@ -125,37 +145,40 @@ class ThinkSplitter:
                     self.saw_open_tag = True
                     self._state = _State.THOUGHT
                     buf = buf[len(OPEN_TAG) :]
-                elif buf and (final or not OPEN_TAG.startswith(buf)):
-                    self._state = _State.THOUGHT if self._starts_in_thought else _State.WATCH
+                elif self._reasoning_elsewhere and buf.startswith(CLOSE_TAG):
+                    self._close()
+                    buf = buf[len(CLOSE_TAG) :]
+                elif buf and (final or not _could_be_leading_tag(buf, self._reasoning_elsewhere)):
+                    if self._reasoning_elsewhere:
+                        self._state = _State.ANSWER
+                    else:
+                        self._state = _State.THOUGHT
+                        self._evidence = (
+                            _Evidence.ASSUMED if self._starts_in_thought else _Evidence.PROVISIONAL
+                        )
                 else:
                     break
             elif state is _State.THOUGHT:
                 end = buf.find(CLOSE_TAG)
-                if end < 0:
-                    cut = len(buf) if final else _partial_tag_start(buf, (CLOSE_TAG,))
+                provisional = self._evidence is _Evidence.PROVISIONAL
+                stop = end if end >= 0 else len(buf)
+                literal = buf.find(OPEN_TAG, 0, stop) if provisional else -1
+                if literal >= 0:
+                    # An opening tag after text: this was answer text all along.
+                    self._recover(out)
+                    self._state = _State.ANSWER
+                    self._emit("content", buf[: literal + len(OPEN_TAG)], out)
+                    buf = buf[literal + len(OPEN_TAG) :]
+                elif end < 0:
+                    tags = (CLOSE_TAG, OPEN_TAG) if provisional else (CLOSE_TAG,)
+                    cut = len(buf) if final else _partial_tag_start(buf, tags)
                     self._emit("reasoning", buf[:cut], out)
                     buf = buf[cut:]
                     break
-                self._emit("reasoning", buf[:end], out)
-                self._close()
-                buf = buf[end + len(CLOSE_TAG) :]
-            elif state is _State.WATCH:
-                end = buf.find(CLOSE_TAG)
-                literal = buf.find(OPEN_TAG, 0, end if end >= 0 else len(buf))
-                if literal >= 0:
-                    self._emit("content", buf[: literal + len(OPEN_TAG)], out)
-                    self._state = _State.ANSWER
-                    buf = buf[literal + len(OPEN_TAG) :]
-                elif end >= 0:
-                    self._reclassify()
+                else:
                     self._emit("reasoning", buf[:end], out)
                     self._close()
                     buf = buf[end + len(CLOSE_TAG) :]
-                else:
-                    cut = len(buf) if final else _partial_tag_start(buf, _TAGS)
-                    self._emit("content", buf[:cut], out)
-                    buf = buf[cut:]
-                    break
             else:
                 self._emit("content", buf, out)
                 buf = ""
@@ -171,15 +194,21 @@ class ThinkSplitter:
         else:
             out.append((channel, piece))
 
+    def _recover(self, out: list[tuple[Channel, str]]) -> None:
+        # The segment keeps its held whitespace: the same text continues, as content.
+        self._content, self._reasoning = self._reasoning, []
+        self.recovered = True
+        if self._content:
+            out.append(("content", "".join(self._content)))
+
     def _close(self) -> None:
         self.saw_close_tag = True
         self._state = _State.ANSWER
         self._segment = Trimmer()
 
-    def _reclassify(self) -> None:
-        # The current segment keeps its held whitespace: the text continues as reasoning.
-        self.reclassified = bool(self._content)
-        self._reasoning, self._content = self._content, []
+
+def _could_be_leading_tag(buf: str, close_too: bool) -> bool:
+    return OPEN_TAG.startswith(buf) or (close_too and CLOSE_TAG.startswith(buf))
 
 
 def _partial_tag_start(buf: str, tags: tuple[str, ...]) -> int:
@@ -194,8 +223,11 @@ def _partial_tag_start(buf: str, tags: tuple[str, ...]) -> int:
 
 
 def split_think(text: str, *, starts_in_thought: bool = False) -> tuple[str, str]:
-    """Split a complete model output into ``(reasoning, content)``; see :class:`ThinkSplitter`."""
+    """Split a complete model output into ``(reasoning, content)``; see :class:`ThinkSplitter`.
+
+    With ``starts_in_thought`` an unclosed thought is taken as cut off (reasoning).
+    """
     splitter = ThinkSplitter(starts_in_thought=starts_in_thought)
     splitter.feed(text)
-    splitter.flush()
+    splitter.flush(thought_cut_off=starts_in_thought)
     return splitter.reasoning, splitter.content

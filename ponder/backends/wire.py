@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.backends._trim import Trimmer
+from ponder.backends.dsml_tools import DsmlToolCallParser, encode_dsml_tool_calls
 from ponder.backends.errors import (
     AuthenticationError,
     BackendError,
@@ -27,10 +29,11 @@ from ponder.backends.errors import (
     ReasoningBudgetExhausted,
     ServerError,
 )
+from ponder.backends.markers import MarkerGuard
 from ponder.backends.profiles import ProviderProfile, ReplayPolicy
 from ponder.backends.r1_tools import R1ToolCallParser, RawToolCall
 from ponder.backends.retry import parse_retry_after
-from ponder.backends.think import ThinkSplitter
+from ponder.backends.think import Channel, ThinkSplitter
 from ponder.backends.types import (
     AssistantMessage,
     ChatRequest,
@@ -64,6 +67,7 @@ __all__ = [
     "check_reasoning_budget",
     "delta_from_chunk",
     "delta_from_response",
+    "dsml_tools_prompt",
     "error_from_payload",
     "error_from_response",
     "json_instruction",
@@ -147,6 +151,7 @@ def build_chat_request(
 ) -> WireRequest:
     """The body of ``POST /chat/completions`` for ``request`` under ``profile``."""
     model, thinking = resolve_model(request.model or model, profile, warner)
+    effort, thinking = _effort(request.reasoning_effort, profile, warner, thinking=thinking)
     messages = list(request.messages)
     use_beta = False
 
@@ -154,16 +159,24 @@ def build_chat_request(
     if fmt.instruction is not None and not (fmt.unless_json_mentioned and _mentions_json(messages)):
         messages = _add_instruction(messages, fmt.instruction)
 
+    in_prompt = profile.tool_prompt == "dsml_v4"
+    if in_prompt and request.tools:
+        messages = _add_instruction(messages, dsml_tools_prompt(request.tools))
     body: dict[str, Any] = {
         "model": model,
         "messages": serialize_messages(messages, profile, profile.replay),
     }
-    if request.tools:
+    if request.tools and not in_prompt:
         strict = any(tool.strict for tool in request.tools)
         if strict and not profile.strict_tools:
             warner.log("strict", f"{profile.name} has no strict tool mode; sending plain tools")
         use_beta = strict and profile.strict_tools
-        body["tools"] = [_tool(tool, strict=use_beta) for tool in request.tools]
+        tools = request.tools
+        named = request.tool_choice
+        if isinstance(named, NamedToolChoice) and profile.named_tool_choice == "required_one":
+            tools = tuple(tool for tool in tools if tool.name == named.name) or tools
+            request = request.model_copy(update={"tool_choice": "required"})
+        body["tools"] = [_tool(tool, strict=use_beta) for tool in tools]
         choice = _tool_choice(request, profile, warner)
         if choice is not None:
             body["tool_choice"] = choice
@@ -172,15 +185,17 @@ def build_chat_request(
     if fmt.wire is not None:
         body["response_format"] = fmt.wire
 
-    _sampling(body, request, profile, warner)
+    ignored = profile.ignored_params | (profile.thinking_ignored_params if thinking else set())
+    _sampling(body, request, profile, warner, ignored)
     if stream:
         body["stream"] = True
         if profile.stream_usage:
             body["stream_options"] = {"include_usage": True}
-    _thinking_switch(body, request, profile, thinking=thinking)
+    _thinking_switch(body, profile, thinking=thinking, effort=effort)
 
-    # R1-Distill templates open <think> themselves (R1-PROTOCOL §2).
-    starts_in_thought = profile.template_opens_think or "distill" in model.lower()
+    # Only the profile (the template opens <think>) or our own prefill says the
+    # output starts mid-thought; a model's name is no evidence (issue 12.1).
+    starts_in_thought = profile.template_opens_think
     prefixed = bool(messages) and isinstance(messages[-1], AssistantMessage) and messages[-1].prefix
     if request.force_thinking and not prefixed:
         if profile.prefix_style == "none":
@@ -199,7 +214,7 @@ def build_chat_request(
     for name in sorted(profile.rejected_params & body.keys()):
         warner.log(f"rejected:{name}", f"{profile.name} rejects {name!r}; not sending it")
         del body[name]
-    for name in sorted(profile.ignored_params & body.keys()):
+    for name in sorted(ignored & body.keys()):
         del body[name]
     if use_beta:
         base_url = beta_url(base_url)
@@ -211,7 +226,13 @@ def build_chat_request(
 def serialize_messages(
     messages: Sequence[Message], profile: ProviderProfile, replay: ReplayPolicy
 ) -> list[dict[str, Any]]:
-    """OpenAI-style message dicts, with reasoning replayed per ``replay``."""
+    """OpenAI-style message dicts, with reasoning replayed per ``replay``.
+
+    Under ``tool_prompt="dsml_v4"`` tool calls become DSML text in the
+    assistant's content and tool results ``<tool_result>`` blocks in a user turn.
+    """
+    if profile.tool_prompt == "dsml_v4":
+        return _dsml_v4_messages(messages)
     last_user = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=-1)
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
@@ -237,6 +258,59 @@ def serialize_messages(
             )
         else:
             out.append({"role": message.role, "content": message.content})
+    return out
+
+
+def dsml_tools_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The system-prompt section that offers ``tools`` to a raw DeepSeek V4 model."""
+    schemas = "\n".join(
+        json.dumps(
+            {"name": t.name, "description": t.description, "parameters": t.parameters},
+            ensure_ascii=False,
+        )
+        for t in tools
+    )
+    return (
+        "## Tools\n\nYou can call these tools by writing a <｜DSML｜tool_calls> block:\n\n"
+        '<｜DSML｜tool_calls>\n<｜DSML｜invoke name="$TOOL_NAME">\n'
+        '<｜DSML｜parameter name="$PARAMETER_NAME" string="true|false">$VALUE'
+        "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>\n\n"
+        'Use string="true" for string values as they are; JSON with string="false" for '
+        "everything else. Think inside <think>…</think> first, then call tools or answer.\n\n"
+        f"### Available Tool Schemas\n\n{schemas}"
+    )
+
+
+def _dsml_v4_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    results: list[str] = []
+
+    def close_results(question: str | None = None) -> None:
+        if results or question is not None:
+            parts = [f"<tool_result>{text}</tool_result>" for text in results]
+            out.append(
+                {"role": "user", "content": "\n\n".join([*parts, *filter(None, [question])])}
+            )
+            results.clear()
+
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            results.append(message.content)
+            continue
+        if isinstance(message, UserMessage):
+            close_results(message.content)
+            continue
+        close_results()
+        if isinstance(message, AssistantMessage):
+            content = message.content or ""
+            if message.tool_calls:
+                calls = [(call.name, call.arguments) for call in message.tool_calls]
+                block = encode_dsml_tool_calls(calls, block="tool_calls")
+                content = f"{content}\n\n{block}" if content else block
+            out.append({"role": "assistant", "content": content})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    close_results()
     return out
 
 
@@ -339,10 +413,31 @@ def _add_instruction(messages: list[Message], instruction: str) -> list[Message]
     return [SystemMessage(content=instruction), *messages]
 
 
+def _effort(
+    effort: str | None, profile: ProviderProfile, warner: OnceWarner, *, thinking: bool
+) -> tuple[str | None, bool]:
+    """The ``reasoning_effort`` to send and whether thinking stays on."""
+    if effort is None or not profile.effort_aliases:
+        return effort, thinking
+    if effort not in profile.effort_aliases:
+        known = ", ".join(profile.effort_aliases)
+        warner.log(
+            f"effort:{effort}",
+            f"{profile.name} has no reasoning_effort {effort!r} (known: {known}); not sending it",
+        )
+        return None, thinking
+    mapped = profile.effort_aliases[effort]
+    return mapped, thinking and mapped is not None
+
+
 def _sampling(
-    body: dict[str, Any], request: ChatRequest, profile: ProviderProfile, warner: OnceWarner
+    body: dict[str, Any],
+    request: ChatRequest,
+    profile: ProviderProfile,
+    warner: OnceWarner,
+    ignored: frozenset[str] | set[str],
 ) -> None:
-    skip = profile.ignored_params | profile.rejected_params
+    skip = ignored | profile.rejected_params
     values: dict[str, Any] = {
         "temperature": request.temperature,
         "top_p": request.top_p,
@@ -363,9 +458,8 @@ def _sampling(
 
 
 def _thinking_switch(
-    body: dict[str, Any], request: ChatRequest, profile: ProviderProfile, *, thinking: bool
+    body: dict[str, Any], profile: ProviderProfile, *, thinking: bool, effort: str | None
 ) -> None:
-    effort = request.reasoning_effort
     match profile.thinking_switch:
         case "deepseek":
             body["thinking"] = {"type": "enabled" if thinking else "disabled"}
@@ -556,21 +650,43 @@ class ResponseAssembler:
     """Turns normalised deltas into stream events and, at the end, a :class:`Completion`.
 
     Reasoning comes from the profile's fields or from inline ``<think>``
-    (split by :class:`ThinkSplitter`); R1's raw tool-call tokens are parsed
-    from content only (:class:`R1ToolCallParser`), never from reasoning.
+    (split by :class:`ThinkSplitter`, decided by what the server sends: once
+    a reasoning field has arrived, content is the answer). Raw tool-call
+    markup (R1 tokens, DSML) is parsed from content only, never from
+    reasoning. Every content piece then passes one rule before it is shown
+    (outer whitespace trimmed, reasoning markers made inert by
+    :class:`MarkerGuard`), so the streamed answer, the returned answer and
+    the stored answer are the same string.
     """
 
-    def __init__(self, profile: ProviderProfile, *, starts_in_thought: bool, model: str) -> None:
+    def __init__(
+        self,
+        profile: ProviderProfile,
+        *,
+        starts_in_thought: bool,
+        model: str,
+        prompt_known: bool = False,
+    ) -> None:
+        """``prompt_known``: the caller rendered the prompt itself (an in-process
+        engine), so ``starts_in_thought=False`` is a fact: text without an
+        opening tag is the answer from its first character."""
         self._profile = profile
         self._starts_in_thought = starts_in_thought
+        self._answer_first = prompt_known and not starts_in_thought
         self._model = model
         self._splitter: ThinkSplitter | None = None
-        self._tool_parser = R1ToolCallParser() if profile.raw_tool_tokens else None
-        self._reasoning: list[str] = []
+        self._tool_parsers: tuple[R1ToolCallParser | DsmlToolCallParser, ...] = (
+            (R1ToolCallParser(), DsmlToolCallParser()) if profile.raw_tool_tokens else ()
+        )
+        self._field_reasoning: list[str] = []
+        self._inline_reasoning: list[str] = []
         self._content: list[str] = []
+        self._trim = Trimmer()
+        self._guard = MarkerGuard()
+        self._held_marker = ""
         self._details: list[dict[str, Any]] = []
         self._calls: dict[int, _CallBuffer] = {}
-        self._raw_slots: dict[int, int] = {}
+        self._raw_slots: dict[tuple[int, int], int] = {}
         self._raw_tool_calls = False
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -583,9 +699,12 @@ class ResponseAssembler:
         if delta.reasoning_details:
             self._merge_details(delta.reasoning_details)
         if delta.reasoning:
-            self._reasoning_piece(delta.reasoning, events)
+            self._field_reasoning.append(delta.reasoning)
+            events.append(ReasoningDelta(text=delta.reasoning))
         if delta.content:
             self._content_text(delta.content, events)
+        if delta.tool_calls and self._held_marker.strip() in self._profile.leaked_tool_markers:
+            self._held_marker = ""  # template text announcing this call: not the answer
         for fragment in delta.tool_calls:
             events.append(self._fragment(fragment))
         if delta.finish_reason:
@@ -599,18 +718,21 @@ class ResponseAssembler:
         """Flush the parsers' held-back text: the events of the stream's end."""
         events: list[StreamEvent] = []
         if self._splitter is not None:
-            for channel, text in self._splitter.flush():
-                self._routed(channel, text, events)
-        if self._tool_parser is not None:
-            self._parsed(self._tool_parser.flush(), events)
+            cut_off = _FINISH.get(self._finish_name()) == "length"
+            self._split(self._splitter.flush(thought_cut_off=cut_off), events)
+        for i in range(len(self._tool_parsers)):
+            self._parsed(i, self._tool_parsers[i].flush(), events)
+        if self._calls and self._held_marker.strip() in self._profile.leaked_tool_markers:
+            self._held_marker = ""
+        self._show("", events, final=True)
         return events
 
     def completion(self) -> Completion:
         """The finished turn (call after :meth:`finish`)."""
-        reasoning = "".join(self._reasoning)
+        reasoning = "".join(self._field_reasoning) + "".join(self._inline_reasoning)
         calls = tuple(self._calls[i].to_call() for i in sorted(self._calls))
         return Completion(
-            content="".join(self._content).strip(),
+            content="".join(self._content),
             reasoning=reasoning,
             reasoning_details=tuple(self._details) or None,
             tool_calls=calls,
@@ -622,52 +744,63 @@ class ResponseAssembler:
 
     # -- internals
 
-    def _reasoning_piece(self, text: str, events: list[StreamEvent]) -> None:
-        self._reasoning.append(text)
-        events.append(ReasoningDelta(text=text))
+    def _finish_name(self) -> str:
+        return self._finish.lower() if isinstance(self._finish, str) else ""
 
     def _content_text(self, text: str, events: list[StreamEvent]) -> None:
         if not self._profile.inline_think:
-            self._to_tool_parser(text, events)
+            self._to_tool_parsers(0, text, events)
             return
         if self._splitter is None:
-            # A server that already put reasoning in a field did not leave
-            # the answer inside an open thought.
-            opened = self._starts_in_thought and not self._reasoning
-            self._splitter = ThinkSplitter(starts_in_thought=opened)
-        was_reclassified = self._splitter.reclassified
-        pieces = self._splitter.feed(text)
-        if self._splitter.reclassified and not was_reclassified:
-            # An unpaired </think>: what looked like answer text was reasoning.
-            self._reasoning.extend(self._content)
-            self._content.clear()
-        for channel, piece in pieces:
-            self._routed(channel, piece, events)
+            self._splitter = ThinkSplitter(
+                starts_in_thought=self._starts_in_thought,
+                reasoning_elsewhere=bool(self._field_reasoning) or self._answer_first,
+            )
+        self._split(self._splitter.feed(text), events)
 
-    def _routed(self, channel: str, text: str, events: list[StreamEvent]) -> None:
-        if channel == "reasoning":
-            self._reasoning_piece(text, events)
-        else:
-            self._to_tool_parser(text, events)
+    def _split(self, pieces: list[tuple[Channel, str]], events: list[StreamEvent]) -> None:
+        if self._splitter is not None and self._splitter.recovered:
+            # Provisional reasoning was the answer: it is shown again, as the answer.
+            self._inline_reasoning.clear()
+        for channel, text in pieces:
+            if channel == "reasoning":
+                self._inline_reasoning.append(text)
+                events.append(ReasoningDelta(text=text))
+            else:
+                self._to_tool_parsers(0, text, events)
 
-    def _to_tool_parser(self, text: str, events: list[StreamEvent]) -> None:
-        if self._tool_parser is None:
-            self._content.append(text)
-            events.append(ContentDelta(text=text))
+    def _to_tool_parsers(self, first: int, text: str, events: list[StreamEvent]) -> None:
+        if first >= len(self._tool_parsers):
+            self._show(text, events)
             return
-        self._parsed(self._tool_parser.feed(text), events)
+        self._parsed(first, self._tool_parsers[first].feed(text), events)
 
-    def _parsed(self, items: Sequence[str | RawToolCall], events: list[StreamEvent]) -> None:
+    def _parsed(
+        self, parser: int, items: Sequence[str | RawToolCall], events: list[StreamEvent]
+    ) -> None:
         for item in items:
             if isinstance(item, str):
-                if item:
-                    self._content.append(item)
-                    events.append(ContentDelta(text=item))
+                self._to_tool_parsers(parser + 1, item, events)
                 continue
             self._raw_tool_calls = True
-            slot = self._raw_slots.setdefault(item.index, max(self._calls, default=-1) + 1)
+            key = (parser, item.index)
+            slot = self._raw_slots.setdefault(key, max(self._calls, default=-1) + 1)
             fragment = ToolFragment(index=slot, name=item.name, arguments=item.arguments)
             events.append(self._fragment(fragment))
+
+    def _show(self, text: str, events: list[StreamEvent], *, final: bool = False) -> None:
+        """The one rule every answer piece passes before anyone sees it."""
+        markers = self._profile.leaked_tool_markers
+        if markers:
+            text, self._held_marker = self._held_marker + text, ""
+            if not final and _maybe_marker(text, markers):
+                self._held_marker = text
+                return
+        safe = self._guard.feed(text) + (self._guard.flush() if final else "")
+        piece = self._trim.push(safe) if safe else ""
+        if piece:
+            self._content.append(piece)
+            events.append(ContentDelta(text=piece))
 
     def _fragment(self, fragment: ToolFragment) -> ToolCallDelta:
         buffer = self._calls.get(fragment.index)
@@ -710,10 +843,16 @@ class ResponseAssembler:
                     previous[key] = value
 
     def _finish_reason(self, calls: tuple[ToolCall, ...]) -> FinishReason:
-        reason = _FINISH.get((self._finish or "").lower(), "unknown")
+        reason = _FINISH.get(self._finish_name(), "unknown")
         if calls and (self._raw_tool_calls or reason in ("stop", "unknown")):
             return "tool_calls"
         return reason
+
+
+def _maybe_marker(text: str, markers: tuple[str, ...]) -> bool:
+    """``text`` is, or may still become, one of ``markers`` (outer whitespace aside)."""
+    core = text.strip()
+    return bool(core) and any(marker.startswith(core) for marker in markers)
 
 
 @dataclass

@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NO_ANSWER",
     "EXIT_OK",
+    "EXIT_TRUNCATED",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "NO_BACKEND_HINT",
@@ -48,10 +49,12 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH, EXIT_BACKEND = 0, 1, 2, 3, 4, 5
+EXIT_TRUNCATED = 6
 EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = (
     "Exit codes: 0 answered; 1 no valid answer; 2 bad usage or configuration; "
-    "3 backend unreachable; 4 authentication failed; 5 other backend error; 130 interrupted."
+    "3 backend unreachable; 4 authentication failed; 5 other backend error; "
+    "6 answer cut off by the token limit; 130 interrupted."
 )
 
 # Spelled out here so that building the parser imports no backend or agent code;
@@ -65,6 +68,7 @@ PROVIDER_NAMES: tuple[str, ...] = (
     "sglang",
     "ollama",
     "llamacpp",
+    "deepseek-v4-raw",
     "openai-compatible",
     "ollama-native",
 )
@@ -212,7 +216,11 @@ def open_memory(url: str | None) -> MemoryStore:
 
 def backend_failure(exc: BackendError, base_url: str | None) -> CliError:
     """A backend error as the one line and exit code the user sees."""
-    from ponder.backends import AuthenticationError, ConnectionFailedError
+    from ponder.backends import (
+        AuthenticationError,
+        ConnectionFailedError,
+        ReasoningBudgetExhausted,
+    )
     from ponder.backends.local import LocalModelError
 
     if isinstance(exc, LocalModelError):
@@ -221,6 +229,8 @@ def backend_failure(exc: BackendError, base_url: str | None) -> CliError:
         return CliError(f"cannot reach the model backend at {base_url}: {exc}", EXIT_UNREACHABLE)
     if isinstance(exc, AuthenticationError):
         return CliError(f"authentication failed: {exc} (check PONDER_API_KEY)", EXIT_AUTH)
+    if isinstance(exc, ReasoningBudgetExhausted):  # a budget ran out: no answer (README)
+        return CliError(f"the reasoning budget ran out: {exc}", EXIT_NO_ANSWER)
     return CliError(f"{type(exc).__name__}: {exc}", EXIT_BACKEND)
 
 

@@ -24,6 +24,7 @@ from ponder.backends import (
     AuthenticationError,
     BackendError,
     BadRequestError,
+    BrokenStreamError,
     ChatRequest,
     Completed,
     Completion,
@@ -55,6 +56,8 @@ _JSON_SCHEMA = {
     "required": ["ok"],
 }
 _ALL_CHOICES = frozenset({"auto", "none", "required", "named"})
+_ATTEMPTS = 3  # a single transient RemoteProtocolError must not fail a probe
+_PROMPT_JSON = "ponder asks for JSON in the prompt and validates the answer locally"
 
 
 @dataclass(frozen=True)
@@ -243,11 +246,19 @@ class _Probe:
             return
         raw = _scan(self.recorder.body)
         if not completion.tool_calls:
-            self._add("tool calls", "warn", "accepted, but the model called no tool")
+            self._add(
+                "tool calls",
+                "warn",
+                "accepted, but the model called no tool (a chat template that does not "
+                "render tools drops them from the prompt: serve one that does)",
+            )
             return
         style = "native tool_calls" if raw.native_tools else "R1 raw tool tokens in the text"
         if raw.raw_tool_tokens and not raw.native_tools:
             style = "R1 raw tool tokens in the text, parsed by ponder"
+        leaked = [m for m in self.backend.profile.leaked_tool_markers if m in raw.content]
+        if leaked:
+            style += f"; the server's {leaked[0]!r} text delta is dropped by ponder"
         self._add("tool calls", "ok", style)
 
     async def _tool_choice(self) -> None:
@@ -271,7 +282,12 @@ class _Probe:
                 statuses.append("warn")
                 continue
             called = any(c.name == "ping" for c in completion.tool_calls)
-            results.append(f"{label}: {'honoured' if called else 'accepted, no call'}")
+            verdict = "honoured" if called else "accepted, no call"
+            if called and completion.content.strip():
+                verdict += " (with free text before the call)"
+            if label == "named" and forced.profile.named_tool_choice == "required_one":
+                verdict += ', sent as "required" with only that tool (strings only)'
+            results.append(f"{label}: {verdict}")
             statuses.append("ok" if called else "warn")
         self._add(
             "tool_choice", "ok" if all(s == "ok" for s in statuses) else "warn", "; ".join(results)
@@ -290,7 +306,12 @@ class _Probe:
             self._add(mode, "warn", exc.message)
             return
         if mode not in variant.profile.json_modes:  # a 400 made ponder fall back
-            self._add(mode, "warn", "rejected; ponder falls back to json_object")
+            if not variant.profile.json_modes:
+                self._add(mode, "warn", f"rejected (no JSON grammar can start); {_PROMPT_JSON}")
+            elif mode == "json_schema" and self._find("json_object").status == "ok":
+                self._add(mode, "warn", "rejected; ponder falls back to json_object")
+            else:
+                self._add(mode, "warn", f"rejected; {_PROMPT_JSON}")
             return
         try:
             value = json.loads(completion.content)
@@ -311,7 +332,12 @@ class _Probe:
         if self._find("json_schema").detail.startswith("rejected") and (
             "json_schema" in profile.json_modes
         ):
-            notes.append("json_schema is rejected; ponder falls back to json_object")
+            fallback = (
+                "falls back to json_object"
+                if self._find("json_object").status == "ok"
+                else "asks for JSON in the prompt"
+            )
+            notes.append(f"json_schema is rejected; ponder {fallback}")
         detail = f"{profile.name}; override with --provider NAME"
         if notes:
             detail += " (" + "; ".join(notes) + ")"
@@ -320,13 +346,23 @@ class _Probe:
     # -- helpers
 
     async def _stream(self, backend: OpenAICompatibleBackend, request: ChatRequest) -> Completion:
-        self.recorder.reset()
-        completion: Completion | None = None
-        async for event in backend.stream(request):
-            if isinstance(event, Completed):
-                completion = event.completion
-        assert completion is not None  # a stream always ends with Completed
-        return completion
+        attempt = 1
+        while True:
+            self.recorder.reset()
+            completion: Completion | None = None
+            try:
+                async for event in backend.stream(request):
+                    if isinstance(event, Completed):
+                        completion = event.completion
+            except (BrokenStreamError, ConnectionFailedError) as exc:
+                transient = isinstance(exc, BrokenStreamError) or "Protocol" in exc.message
+                if attempt >= _ATTEMPTS or not transient:
+                    raise
+                attempt += 1
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            assert completion is not None  # a stream always ends with Completed
+            return completion
 
     def _variant(self, **changes: Any) -> OpenAICompatibleBackend:
         backend = self.backend

@@ -12,6 +12,7 @@ from ponder.cli._common import (
     AGENT_NAMES,
     EXIT_NO_ANSWER,
     EXIT_OK,
+    EXIT_TRUNCATED,
     EXIT_USAGE,
     CliError,
     add_backend_options,
@@ -209,6 +210,12 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
         print(f"thread: {result.thread_id}", file=sys.stderr)
     if result.ok:
         return EXIT_OK
+    if result.outcome == "truncated":
+        print(
+            "ponder: the answer was cut off by the token limit (raise --max-tokens)",
+            file=sys.stderr,
+        )
+        return EXIT_TRUNCATED
     reason = {
         "invalid_json": "the final answer did not match the schema after retries",
         "wall_time": "the wall-time budget ran out",

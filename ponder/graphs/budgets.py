@@ -14,8 +14,13 @@ Outcome = Literal[
     "max_tokens",
     "wall_time",
     "invalid_json",
+    "truncated",
 ]
-"""Why a run ended. Anything but ``answered`` means a budget or check ended it."""
+"""Why a run ended. Anything but ``answered`` means a budget or check ended it.
+
+``truncated``: the model's reply was cut off by the per-call token limit
+(``finish_reason: "length"``); the partial text is returned, never stored.
+"""
 
 
 @dataclass(frozen=True)

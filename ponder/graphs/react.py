@@ -211,6 +211,10 @@ async def model_node(state: ReactState, runtime: Runtime[ReactContext]) -> React
             update["outcome"] = "max_tokens"
             update["answer"] = completion.content or None
         return update
+    if completion.finish_reason == "length":
+        # A cut-off reply is never an answer (issue 12.4): say so, keep the text.
+        update.update({"outcome": "truncated", "answer": completion.content or None})
+        return update
     update.update(_judge_answer(ctx, state, completion.content, final_reason))
     if over_tokens and update.get("outcome") is None:
         update["outcome"] = "max_tokens"

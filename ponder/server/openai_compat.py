@@ -32,6 +32,7 @@ from ponder.backends.errors import BackendError
 from ponder.graphs import AnswerDelta, ReasoningEvent, RetryEvent
 from ponder.memory import strip_reasoning
 from ponder.server.auth import BearerAuth
+from ponder.server.model_errors import public_model_error
 from ponder.server.models import ThreadId
 from ponder.server.runs import ClientDisconnected, RunManager, ThreadClaim, unless_disconnected
 from ponder.server.sse import EventStreamResponse, sse_frame
@@ -65,6 +66,9 @@ class ChatMessage(BaseModel):
     def text(self) -> str:
         """The content with any reasoning removed."""
         return strip_reasoning(self.content or "")
+
+
+_INSTRUCTION_ROLES = frozenset({"system", "developer"})
 
 
 class _StreamOptions(BaseModel):
@@ -103,10 +107,18 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError("the last user message is blank")
         return self
 
+    def instructions(self) -> str | None:
+        """The ``system`` / ``developer`` messages (e.g. the Agents SDK's
+        ``instructions``), for the agent's own system message; ``None`` if none."""
+        texts = [m.text.strip() for m in self.messages if m.role in _INSTRUCTION_ROLES]
+        return "\n\n".join(t for t in texts if t) or None
+
     def question(self) -> str:
-        """The last user message, with earlier messages folded in when there is no thread."""
+        """The last user message, with earlier turns folded in when there is no thread."""
         last = self.messages[-1].text
-        earlier = [m for m in self.messages[:-1] if m.role != "tool" and m.text.strip()]
+        earlier = [
+            m for m in self.messages[:-1] if m.role in ("user", "assistant") and m.text.strip()
+        ]
         if self.thread_id is not None or not earlier:
             return last
         transcript = "\n\n".join(f"[{m.role}]\n{m.text.strip()}" for m in earlier)
@@ -142,7 +154,13 @@ def openai_router(manager: RunManager, *, allow_reasoning: bool, auth: BearerAut
             return response
         claim.attach()
         try:
-            work = manager.result(body.model, body.question(), claim, run_id=run_id)
+            work = manager.result(
+                body.model,
+                body.question(),
+                claim,
+                run_id=run_id,
+                instructions=body.instructions(),
+            )
             result = await unless_disconnected(work, request.receive)
         except ClientDisconnected:
             return Response(status_code=499)
@@ -192,7 +210,9 @@ async def _chunks(
     yield chunk({"role": "assistant", "content": ""})
     content = _ContentDeduper()
     try:
-        events = manager.events(body.model, body.question(), claim, run_id=run_id)
+        events = manager.events(
+            body.model, body.question(), claim, run_id=run_id, instructions=body.instructions()
+        )
         async with aclosing(events) as stream:
             async for event in stream:
                 if isinstance(event, ReasoningEvent) and show_reasoning:
@@ -216,9 +236,7 @@ async def _chunks(
                             }
                         )
     except BackendError as exc:
-        yield sse_frame(
-            {"error": {"type": "model_error", "message": f"the model failed: {exc.message}"}}
-        )
+        yield sse_frame({"error": {"type": "model_error", "message": public_model_error(exc)}})
         return
     except Exception as exc:
         yield sse_frame(

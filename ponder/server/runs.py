@@ -17,6 +17,7 @@ from ponder.agents.agent import AgentEvent
 from ponder.backends.errors import BackendError
 from ponder.memory import CancelledAfterSave, MemoryStore
 from ponder.server.errors import ApiError
+from ponder.server.model_errors import public_model_error
 
 __all__ = [
     "AgentSource",
@@ -110,14 +111,27 @@ class RunManager:
         return claim
 
     async def events(
-        self, name: str, question: str, claim: ThreadClaim, *, run_id: str
+        self,
+        name: str,
+        question: str,
+        claim: ThreadClaim,
+        *,
+        run_id: str,
+        instructions: str | None = None,
     ) -> AsyncGenerator[AgentEvent, None]:
-        """The agent's events; closing this iterator cancels the run (nothing is saved)."""
+        """The agent's events; closing this iterator cancels the run (nothing is saved).
+
+        ``instructions`` (a client's system/developer messages) reach the agent
+        as part of its system message.
+        """
         started = time.monotonic()
         logger.info("run %s started: agent=%s thread=%s", run_id, name, claim.thread_id)
         outcome = "cancelled"
         try:
-            async with self._agent(name) as agent, aclosing(_run(agent, question, claim)) as events:
+            async with (
+                self._agent(name) as agent,
+                aclosing(_run(agent, question, claim, instructions)) as events,
+            ):
                 async for event in events:
                     if isinstance(event, FinalEvent):
                         outcome = event.result.outcome
@@ -135,16 +149,23 @@ class RunManager:
             logger.info("run %s ended: %s after %.2fs", run_id, outcome, time.monotonic() - started)
 
     async def result(
-        self, name: str, question: str, claim: ThreadClaim, *, run_id: str
+        self,
+        name: str,
+        question: str,
+        claim: ThreadClaim,
+        *,
+        run_id: str,
+        instructions: str | None = None,
     ) -> RunResult:
         """Run to the end; backend errors become 502."""
+        run = self.events(name, question, claim, run_id=run_id, instructions=instructions)
         try:
-            async with aclosing(self.events(name, question, claim, run_id=run_id)) as events:
+            async with aclosing(run) as events:
                 async for event in events:
                     if isinstance(event, FinalEvent):
                         return event.result
         except BackendError as exc:
-            raise ApiError(502, "model_error", f"the model failed: {exc.message}") from exc
+            raise ApiError(502, "model_error", public_model_error(exc)) from exc
         raise RuntimeError("the run ended without a result")
 
     async def shutdown(self, *, timeout_s: float = 5.0) -> None:
@@ -175,11 +196,10 @@ class RunManager:
 
 
 def _run(
-    agent: StreamingAgent, question: str, claim: ThreadClaim
+    agent: StreamingAgent, question: str, claim: ThreadClaim, instructions: str | None
 ) -> AsyncGenerator[AgentEvent, None]:
-    return cast(
-        AsyncGenerator[AgentEvent, None], agent.astream(question, thread_id=claim.thread_id)
-    )
+    events = agent.astream(question, thread_id=claim.thread_id, instructions=instructions)
+    return cast(AsyncGenerator[AgentEvent, None], events)
 
 
 async def until_disconnected(receive: Receive) -> None:

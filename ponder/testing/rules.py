@@ -43,6 +43,7 @@ JSON_WORD_MESSAGE = (
 
 _JSON_SCHEMA_MESSAGE = "This response_format type is unavailable now"  # DeepSeek, client reports
 _OLLAMA_EFFORTS = ("high", "medium", "low", "none")
+_DEEPSEEK_EFFORTS = ("low", "high", "max")  # the OpenAI form, api-docs guides/thinking_mode
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,16 @@ def _deepseek_tool_choice(body: Mapping[str, Any]) -> RuleViolation | None:
     return None
 
 
+def _deepseek_effort(body: Mapping[str, Any]) -> RuleViolation | None:
+    """The OpenAI form takes ``reasoning_effort`` low/high/max (wording modelled)."""
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in _DEEPSEEK_EFFORTS:
+        return RuleViolation(
+            f"reasoning_effort must be one of {', '.join(_DEEPSEEK_EFFORTS)}", "reasoning_effort"
+        )
+    return None
+
+
 def _ollama_effort(body: Mapping[str, Any]) -> RuleViolation | None:
     """§4 ollama openai.go: `reasoning.effort` wins over `reasoning_effort`; 4 values only."""
     reasoning = body.get("reasoning")
@@ -175,6 +186,15 @@ def _llamacpp_content(body: Mapping[str, Any]) -> RuleViolation | None:
     )
 
 
+def _llamacpp_samplers(body: Mapping[str, Any]) -> RuleViolation | None:
+    """§5, seen on a real llama-server (issue 12): any JSON grammar with
+    ``--reasoning-format none`` and a template that opens ``<think>``."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
+        return RuleViolation("Failed to initialize samplers", "response_format")
+    return None
+
+
 def _text(content: Any) -> str:
     """The text of a message's content: a string or a list of text parts."""
     if isinstance(content, str):
@@ -191,9 +211,11 @@ _RULES: dict[str, tuple[Rule, ...]] = {
         _json_word,
         _deepseek_logprobs,
         _deepseek_tool_choice,
+        _deepseek_effort,
     ),
     "deepseek-r1": (_r1_no_reasoning_input, _deepseek_json_schema, _json_word, _deepseek_logprobs),
     "ollama": (_ollama_effort,),
     "llamacpp": (_llamacpp_content,),
     "llamacpp-none": (_llamacpp_content,),
+    "llamacpp-r1-none": (_llamacpp_content, _llamacpp_samplers),
 }

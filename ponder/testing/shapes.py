@@ -61,6 +61,8 @@ class Shape:
     empty_tool_calls: Empty = "omit"
     whole_tool_calls: bool = False
     """Stream each tool call complete in one delta (Ollama) instead of fragments."""
+    tool_turn_content: str = ""
+    """A content delta streamed just before native tool calls (llama.cpp: "<tool_call>")."""
     id_prefix: str = "chatcmpl-"
     tool_id_prefix: str = "call_"
     keepalive: bytes = b": keep-alive\n\n"
@@ -107,8 +109,10 @@ _VLLM = Shape(
     owned_by="vllm",
 )
 _LLAMACPP = Shape(
-    # §5: llama-server --reasoning-format deepseek.
+    # §5: llama-server --reasoning-format deepseek. A real server (issue 12) streams a
+    # "<tool_call>" content delta before the tool-call deltas of a tool turn.
     name="llamacpp",
+    tool_turn_content="<tool_call>",
     reasoning_field="reasoning_content",
     usage_style="llamacpp",
     error_style="llamacpp",
@@ -157,6 +161,12 @@ SHAPES: dict[str, Shape] = {
     "llamacpp": _LLAMACPP,
     # §5 --reasoning-format none: thoughts stay in content; tools still native.
     "llamacpp-none": replace(_LLAMACPP, name="llamacpp-none", reasoning_field=None, inline="think"),
+    # §5 --reasoning-format none with an R1-Distill GGUF whose template opens <think> and
+    # renders no tools: output starts mid-thought, tool calls come as raw R1 text, and
+    # any JSON grammar fails with 400 "Failed to initialize samplers" (see rules.py).
+    "llamacpp-r1-none": replace(
+        _LLAMACPP, name="llamacpp-r1-none", reasoning_field=None, inline="distill"
+    ),
     "openrouter": Shape(
         # §6: `reasoning` plus `reasoning_details`; usage always sent last.
         name="openrouter",
@@ -294,6 +304,10 @@ def chat_chunks(reply: Reply, *, include_usage: bool) -> Iterator[dict[str, Any]
             yield reply.chunk([_choice(shape, delta)])
     for piece in _pieces(reply.content, n):
         yield reply.chunk([_choice(shape, {**shape.delta_base, "content": piece})])
+    if reply.tool_calls and shape.tool_turn_content:
+        yield reply.chunk(
+            [_choice(shape, {**shape.delta_base, "content": shape.tool_turn_content})]
+        )
     for index, call in enumerate(reply.tool_calls):
         for fragment in _tool_call_deltas(reply, index, call):
             yield reply.chunk([_choice(shape, {**shape.delta_base, "tool_calls": [fragment]})])

@@ -22,6 +22,7 @@ PROFILE_FOR_SHAPE = {
     "ollama": "ollama",
     "llamacpp": "llamacpp",
     "llamacpp-none": "llamacpp",
+    "llamacpp-r1-none": "llamacpp",
     "openrouter": "openrouter",
     "raw": "openai-compatible",
     "distill": "openai-compatible",

@@ -35,7 +35,7 @@ def _stream(
     pieces: list[tuple[Channel, str]] = []
     for chunk in chunks:
         pieces += splitter.feed(chunk)
-    pieces += splitter.flush()
+    pieces += splitter.flush(thought_cut_off=starts_in_thought)
     return splitter, pieces
 
 
@@ -44,7 +44,6 @@ def _joined(pieces: list[tuple[Channel, str]], channel: Channel) -> str:
 
 
 def _final(splitter: ThinkSplitter) -> tuple[str, str, bool, bool, bool]:
-    # ``reclassified`` is left out on purpose: it says what was streamed, which depends on chunking.
     return (
         splitter.reasoning,
         splitter.content,
@@ -87,9 +86,9 @@ def test_every_single_and_double_split_point_gives_the_same_result(
                 _cut(transcript, [i, j]), starts_in_thought=starts_in_thought
             )
             assert _final(splitter) == _final(whole), (i, j)
-            if not splitter.reclassified:
+            if not splitter.recovered:
                 assert _joined(pieces, "reasoning") == splitter.reasoning
-                assert _joined(pieces, "content") == splitter.content
+            assert _joined(pieces, "content") == splitter.content
 
 
 def test_one_character_chunks_never_show_a_tag() -> None:
@@ -122,19 +121,19 @@ def test_inside_the_thought_an_opening_tag_prefix_is_not_held() -> None:
     assert splitter.feed("<think>compare a <th") == [("reasoning", "compare a <th")]
 
 
-def test_text_that_looks_like_an_opening_tag_is_released_as_content() -> None:
+def test_text_that_looks_like_an_opening_tag_is_released_then_recovered_as_content() -> None:
     splitter = ThinkSplitter()
     assert splitter.feed("<th") == []
-    assert splitter.feed("e answer") == [("content", "<the answer")]
-    assert splitter.flush() == []
+    assert splitter.feed("e answer") == [("reasoning", "<the answer")]
+    assert splitter.flush() == [("content", "<the answer")]
     assert (splitter.reasoning, splitter.content) == ("", "<the answer")
-    assert not splitter.saw_open_tag
+    assert splitter.recovered and not splitter.saw_open_tag
 
 
 def test_flush_releases_a_partial_tag_as_text() -> None:
     splitter = ThinkSplitter()
-    assert splitter.feed("Result: x </thi") == [("content", "Result: x")]
-    assert splitter.flush() == [("content", " </thi")]
+    assert splitter.feed("Result: x </thi") == [("reasoning", "Result: x")]
+    assert splitter.flush() == [("reasoning", " </thi"), ("content", "Result: x </thi")]
     assert splitter.content == "Result: x </thi"
     assert not splitter.saw_close_tag
 
@@ -171,7 +170,7 @@ def test_starts_in_thought_treats_text_as_reasoning_until_the_close() -> None:
     )
     assert splitter.content == "The derivative is $2x$."
     assert not splitter.saw_open_tag and splitter.saw_close_tag
-    assert not splitter.reclassified
+    assert not splitter.recovered
     assert _joined(pieces, "reasoning") == splitter.reasoning
     assert _joined(pieces, "content") == splitter.content
 
@@ -196,21 +195,41 @@ def test_starts_in_thought_with_no_close_is_all_reasoning() -> None:
     assert split_think("still thinking", starts_in_thought=True) == ("still thinking", "")
 
 
+def test_assumed_thought_that_ends_normally_without_a_close_was_the_answer() -> None:
+    # Issue 12.1: a template that opens <think> is a guess about the output, not a fact;
+    # a reply that stops normally without </think> (JSON "{}") is the answer.
+    splitter = ThinkSplitter(starts_in_thought=True)
+    assert splitter.feed("{}") == [("reasoning", "{}")]
+    assert splitter.flush(thought_cut_off=False) == [("content", "{}")]
+    assert (splitter.reasoning, splitter.content, splitter.recovered) == ("", "{}", True)
+
+
+def test_reasoning_elsewhere_makes_every_later_tag_literal_answer_text() -> None:
+    # Issue 12.2: reasoning already arrived in a field; a </think> in the answer is text.
+    splitter = ThinkSplitter(reasoning_elsewhere=True)
+    pieces = splitter.feed("The tag is </think>, see") + splitter.flush()
+    assert pieces == [("content", "The tag is </think>, see")]
+    leading = ThinkSplitter(reasoning_elsewhere=True)
+    assert leading.feed("</thi") == []
+    assert leading.feed("nk>\n\nAnswer") + leading.flush() == [("content", "Answer")]
+
+
 # ------------------------------------------------------------------ unpaired closing tag
 
 
-def test_unpaired_close_hides_the_tag_and_reclassifies_earlier_text() -> None:
-    # amd/gaia #3945: an unpaired </think> leaked into answers and history (ANCHORS §2).
+def test_unpaired_close_hides_the_tag_and_text_before_it_was_never_shown_as_answer() -> None:
+    # amd/gaia #3945: an unpaired </think> leaked into answers and history (ANCHORS §2);
+    # issue 12.2 / 11: text before it must never have been streamed as answer text.
     splitter = ThinkSplitter()
     first = splitter.feed("Okay, the user asks")
     second = splitter.feed(" for 2+2.\n</think>\n\n4")
     rest = splitter.flush()
-    assert first == [("content", "Okay, the user asks")]
+    assert first == [("reasoning", "Okay, the user asks")]
     assert second == [("reasoning", " for 2+2."), ("content", "4")]
     assert rest == []
     assert splitter.reasoning == "Okay, the user asks for 2+2."
     assert splitter.content == "4"
-    assert splitter.reclassified and splitter.saw_close_tag and not splitter.saw_open_tag
+    assert splitter.saw_close_tag and not splitter.saw_open_tag and not splitter.recovered
     assert all("think>" not in text for _, text in first + second)
 
 
@@ -221,7 +240,7 @@ def test_distill_output_without_starts_in_thought_ends_up_classified_correctly()
 def test_close_tag_first_thing_is_an_empty_thought() -> None:
     splitter, pieces = _stream(["</think>\n\nHello"])
     assert pieces == [("content", "Hello")]
-    assert splitter.thinking_skipped and not splitter.reclassified
+    assert splitter.thinking_skipped and not splitter.recovered
 
 
 # ------------------------------------------------------------------ skipped / unfinished thought
@@ -269,7 +288,7 @@ def test_opening_tag_after_answer_text_is_literal() -> None:
     splitter, pieces = _stream(list(text))
     assert (splitter.reasoning, splitter.content) == ("", text)
     assert _joined(pieces, "content") == text
-    assert not (splitter.saw_open_tag or splitter.saw_close_tag or splitter.reclassified)
+    assert splitter.recovered and not (splitter.saw_open_tag or splitter.saw_close_tag)
 
 
 def test_only_the_first_think_block_is_recognised() -> None:
@@ -341,10 +360,11 @@ def test_any_rechunking_gives_identical_results(
     )
     for splitter, streamed in ((whole, whole_pieces), (chunked, pieces)):
         assert all(piece for _, piece in streamed)
-        assert "".join(piece for _, piece in streamed) == splitter.reasoning + splitter.content
-        if not splitter.reclassified:
+        assert _joined(streamed, "content") == splitter.content
+        if splitter.recovered:
+            assert splitter.reasoning == ""
+        else:
             assert _joined(streamed, "reasoning") == splitter.reasoning
-            assert _joined(streamed, "content") == splitter.content
         assert splitter.reasoning == splitter.reasoning.strip()
         assert splitter.content == splitter.content.strip()
 
@@ -368,4 +388,4 @@ def test_a_well_formed_block_splits_exactly(reasoning: str, answer: str, cuts: l
 @given(text=st.text(), starts_in_thought=st.booleans())
 def test_arbitrary_text_never_raises(text: str, starts_in_thought: bool) -> None:
     splitter, pieces = _stream([text], starts_in_thought=starts_in_thought)
-    assert "".join(piece for _, piece in pieces) == splitter.reasoning + splitter.content
+    assert _joined(pieces, "content") == splitter.content

@@ -128,7 +128,9 @@ async def stream_work(
         except BaseException as exc:
             put(_Failed(exc))
 
-    assembler = ResponseAssembler(profile, starts_in_thought=starts_in_thought, model=model)
+    assembler = ResponseAssembler(
+        profile, starts_in_thought=starts_in_thought, model=model, prompt_known=True
+    )
     thread = threading.Thread(target=run, name=f"ponder-{profile.name}", daemon=True)
     thread.start()
     finished = False
