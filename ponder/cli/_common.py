@@ -36,6 +36,7 @@ __all__ = [
     "add_backend_options",
     "add_memory_options",
     "add_sandbox_options",
+    "announce_runner",
     "backend_failure",
     "budgets_from",
     "code_runner_from",
@@ -159,14 +160,21 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def code_runner_from(args: argparse.Namespace) -> RunnerPlan:
-    """How ``run_python`` runs here; says so in one line on stderr when it is not the box."""
+def code_runner_from(args: argparse.Namespace, *, announce: bool = True) -> RunnerPlan:
+    """How ``run_python`` runs here; with ``announce``, says so now in one line on stderr
+    when it is not the box (see :func:`announce_runner` for saying it later)."""
     from ponder.agents.registry import code_runner_plan
 
     plan = code_runner_plan(allow_unsandboxed=args.allow_unsandboxed)
+    if announce:
+        announce_runner(plan, args)
+    return plan
+
+
+def announce_runner(plan: RunnerPlan, args: argparse.Namespace) -> None:
+    """The plan's one line on stderr, if it has one (the debugger has its own rule)."""
     if plan.note is not None and getattr(args, "agent", None) != "debugger":
         print(f"ponder: {plan.note}", file=sys.stderr)
-    return plan
 
 
 def mcp_servers_from(args: argparse.Namespace) -> list[Any]:

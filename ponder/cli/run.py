@@ -18,6 +18,7 @@ from ponder.cli._common import (
     add_backend_options,
     add_memory_options,
     add_sandbox_options,
+    announce_runner,
     backend_failure,
     budgets_from,
     code_runner_from,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ponder.backends import ChatBackend
     from ponder.graphs import Budgets
     from ponder.memory import MemoryStore
+    from ponder.tools.code import RunnerPlan
 
 __all__ = ["add_arguments", "main"]
 
@@ -106,10 +108,11 @@ async def _run(args: argparse.Namespace) -> int:
     budgets = budgets_from(args)
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
+    runner = code_runner_from(args, announce=False)  # said once the model answers
     try:
-        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers)
+        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers, runner)
         try:
-            result = await _stream(agent, args)
+            result = await _stream(agent, args, runner)
         finally:
             await agent.aclose()
     except ConnectionError as exc:  # an MCP server that cannot be started or reached
@@ -129,6 +132,7 @@ def _build_agent(
     budgets: Budgets,
     schema: dict[str, Any] | None,
     mcp_servers: list[Any],
+    runner: RunnerPlan,
 ) -> StreamingAgent:
     from ponder.agents.registry import build_agent
 
@@ -137,7 +141,7 @@ def _build_agent(
         "memory": memory,
         "budgets": budgets,
         "response_schema": schema,
-        "code_runner": code_runner_from(args),
+        "code_runner": runner,
     }
     if args.mode is not None:
         options["mode"] = args.mode
@@ -163,16 +167,27 @@ def _streams_answer(args: argparse.Namespace) -> bool:
     return not args.as_json and args.schema is None and args.agent == "react"
 
 
-async def _stream(agent: StreamingAgent, args: argparse.Namespace) -> RunResult:
+async def _stream(agent: StreamingAgent, args: argparse.Namespace, runner: RunnerPlan) -> RunResult:
     from ponder.agents import FinalEvent
-    from ponder.graphs import AnswerDelta, ReasoningEvent, ToolCallEvent, ToolResultEvent
+    from ponder.graphs import (
+        AnswerDelta,
+        ErrorEvent,
+        ReasoningEvent,
+        RetryEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+    )
 
     out, err = sys.stdout, sys.stderr
     live_answer = _streams_answer(args)
     live_tools = err.isatty()
     in_reasoning = False
     reasoning_step = 0
+    announced = False
     async for event in agent.astream(args.question, thread_id=args.thread):
+        if not announced and not isinstance(event, ErrorEvent | RetryEvent):
+            announced = True  # once the model answers, so that a failure stays one line
+            announce_runner(runner, args)
         if isinstance(event, ReasoningEvent) and args.show_reasoning:
             if in_reasoning and event.step != reasoning_step:
                 write(err, "\n\n")  # another model call's thought: not glued to the last
