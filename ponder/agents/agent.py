@@ -6,25 +6,28 @@ import asyncio
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
+from ponder.agents.durable import DurableRuns, RunSpec
 from ponder.agents.result import FinalEvent, RunResult
 from ponder.backends.markers import neutralise_markers
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.backends.wellformed import well_formed
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
+from ponder.graphs.approval import ApprovalPolicy, Decision, PendingCall
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary
+from ponder.memory.runs import RunStatus
 from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
 
@@ -101,7 +104,19 @@ class Agent(StreamingAgent):
     and supplies the collapsed history of a thread. Without it, runs are
     independent. ``response_schema`` (a JSON Schema dict or a pydantic model)
     turns on JSON mode: the final answer must validate, and is returned as the
-    validated value. ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
+    validated value.
+
+    Runs are durable: checkpointed after every step (redacted) in the memory's
+    database, or in process memory without memory, so they can pause for
+    ``approvals`` (tool name → ``"never"``, ``"always"`` or a predicate on the
+    validated arguments) and be resumed by id (:meth:`aresume`), also by
+    another process after a crash. ``durable=False`` turns checkpoints off.
+    ``durability="sync"`` (the default) saves each step before the next starts;
+    ``"async"`` saves it while the next step runs (cheaper on PostgreSQL, but a
+    crash in that moment may lose the last step, so a finished tool call could
+    run again).
+
+    ``mcp_servers`` (:class:`~ponder.tools.mcp.StdioServer`,
     :class:`~ponder.tools.mcp.HttpServer` or ``--mcp``-style strings; needs
     ``ponder[mcp]``) adds those servers' tools, listed at the first run; the
     agent closes their sessions.
@@ -125,6 +140,9 @@ class Agent(StreamingAgent):
         strict_tools: bool = False,
         max_tool_concurrency: int = 4,
         closing: Iterable[SupportsAclose] = (),
+        approvals: Mapping[str, ApprovalPolicy] | None = None,
+        durable: bool = True,
+        durability: Literal["sync", "async"] = "sync",
         mcp_servers: Iterable[Any] = (),
     ) -> None:
         self.backend = backend
@@ -151,11 +169,19 @@ class Agent(StreamingAgent):
             self._closing.append(self._mcp)
         self._checkpointing = checkpointer is not None
         self._graph = build_react_graph(checkpointer=checkpointer)
+        self.approvals = dict(approvals or {})
+        for name in self.approvals:
+            self.toolbox.get(name)  # KeyError names the tools there are
+        self.durability = durability
+        if not durable and (self.approvals or checkpointer is not None):
+            raise ValueError("approvals and a checkpointer need durable=True")
+        self._durable = DurableRuns(self, self._graph if durable else None, checkpointer)
 
     # ------------------------------------------------------------ public API
 
     async def aclose(self) -> None:
         """Close what the agent owns (e.g. a code-runner session), not the backend."""
+        await self._durable.aclose()
         while self._closing:
             await self._closing.pop().aclose()
 
@@ -168,27 +194,85 @@ class Agent(StreamingAgent):
         the agent's system prompt for this run; they are not stored.
 
         Backend errors are yielded as an :class:`ErrorEvent`, then raised.
-        Closing the iterator early cancels the run; nothing is saved.
+        Closing the iterator early cancels the run; nothing is saved. A run
+        that pauses for approval ends with ``outcome == "awaiting_approval"``
+        (see :meth:`astream_resume`). With memory, the thread is claimed in the
+        database first: :class:`~ponder.memory.ThreadBusy` if another run has it.
         """
         question = well_formed(self._checked_question(question))
+        await self._ready_tools()
+        spec = await self._durable.start(question, thread_id or uuid.uuid4().hex)
+        spec.instructions = instructions
+        async with aclosing(self._stream(spec)) as events:
+            async for event in events:
+                yield event
+
+    async def astream_resume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Continue a paused run (with ``decisions`` for its pending calls) or an abandoned one.
+
+        Same events as :meth:`astream`. Completed tool calls are not run again.
+        Raises :class:`~ponder.memory.RunNotFound`,
+        :class:`~ponder.memory.RunNotClaimable` (running elsewhere, finished,
+        or not waiting) or :class:`~ponder.graphs.approval.InvalidDecision`.
+        """
+        await self._ready_tools()
+        spec = await self._durable.resume(run_id, decisions)
+        async with aclosing(self._stream(spec)) as events:
+            async for event in events:
+                yield event
+
+    async def pending(self, run_id: str) -> list[PendingCall]:
+        """The calls a run waits on (``[]`` if it is not paused); raises ``RunNotFound``."""
+        return await self._durable.pending(run_id)
+
+    async def check_decisions(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
+    ) -> str:
+        """Validate ``decisions`` for a paused run without resuming it; returns its thread id.
+
+        Raises what :meth:`astream_resume` raises for a run or decisions that do not fit.
+        """
+        return await self._durable.check(run_id, decisions)
+
+    async def aresume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """:meth:`astream_resume` to the end; returns the result."""
+        async for event in self.astream_resume(run_id, decisions):
+            if isinstance(event, FinalEvent):
+                return event.result
+        raise RuntimeError("the run ended without a result")
+
+    def resume(
+        self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """Synchronous :meth:`aresume` (not for use inside a running event loop)."""
+        return asyncio.run(self.aresume(run_id, decisions))
+
+    async def _ready_tools(self) -> None:
+        """List the MCP servers' tools (once) before a run uses the toolbox."""
         if self._mcp is not None:
             await self._mcp.add_tools_to(self.toolbox)
-        thread_id = thread_id or uuid.uuid4().hex
-        started_at = datetime.now(UTC)
+
+    async def _stream(self, spec: RunSpec) -> AsyncGenerator[AgentEvent, None]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        run = telemetry.start_run(self, self.backend, thread_id, question)
+        run = telemetry.start_run(self, self.backend, spec.thread_id, spec.question)
         producer = asyncio.create_task(
-            self._produce(question, thread_id, queue, instructions),
-            context=telemetry.run_context(run),
+            self._produce(spec, queue), context=telemetry.run_context(run)
         )
         reasoning: list[str] = []
         reasoning_step, in_thought = 0, False
         final_state: dict[str, Any] = {}
+        status: RunStatus = "cancelled"
+        released = False
         try:
             while (item := await queue.get()) is not _DONE:
                 if item is _TIMED_OUT:
                     final_state = {**final_state, "outcome": "wall_time"}
                 elif isinstance(item, BaseException):
+                    status = "failed"
                     yield ErrorEvent(
                         step=final_state.get("steps", 0),
                         kind=type(item).__name__,
@@ -196,7 +280,7 @@ class Agent(StreamingAgent):
                     )
                     raise item
                 elif isinstance(item, dict):
-                    final_state = item
+                    final_state = {k: v for k, v in item.items() if k != "__interrupt__"}
                 else:
                     if isinstance(item, ReasoningEvent):
                         if reasoning and (item.step != reasoning_step or not in_thought):
@@ -205,18 +289,26 @@ class Agent(StreamingAgent):
                         reasoning.append(item.text)
                     in_thought = isinstance(item, ReasoningEvent)
                     yield item
+            result = self._result(final_state, spec.thread_id, "".join(reasoning))  # type: ignore[arg-type]
+            result = self._durable.finish_result(spec, result)
+            telemetry.finish_run(run, result, final_state)
+            if result.ok and self.memory is not None:
+                await save_turn(self.memory, spec.question, result, spec.started_at)
+            # Released before the last event: a caller that stops at it (arun) may
+            # never close this generator.
+            await self._durable.release(spec, "awaiting_approval" if spec.pending else "done")
+            released = True
+            yield FinalEvent(result=result)
         except BaseException as exc:  # an error, or the caller stopped early (cancelled)
-            telemetry.fail_run(run, exc)
+            if not released:
+                telemetry.fail_run(run, exc)
             raise
         finally:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
-        result = self._result(final_state, thread_id, "".join(reasoning))  # type: ignore[arg-type]
-        telemetry.finish_run(run, result, final_state)
-        if result.ok and self.memory is not None:
-            await save_turn(self.memory, question, result, started_at)
-        yield FinalEvent(result=result)
+            if not released:
+                await self._durable.release(spec, status)
 
     # ------------------------------------------------- hooks for subclasses
 
@@ -241,14 +333,7 @@ class Agent(StreamingAgent):
         :meth:`_result`); the queue, the wall-time budget, cancellation and
         saving stay here.
         """
-        context = ReactContext(
-            backend=self.backend,
-            toolbox=self.toolbox,
-            budgets=self.budgets,
-            answer_format=self.answer_format,
-            emit=emit,
-            **self._options,  # type: ignore[arg-type]
-        )
+        context = self._context(emit)
         config: RunnableConfig = {"recursion_limit": 4 * self.budgets.max_steps + 20}
         if self._checkpointing:
             config["configurable"] = {"thread_id": f"{thread_id}/{uuid.uuid4().hex}"}
@@ -275,18 +360,28 @@ class Agent(StreamingAgent):
         messages.append(UserMessage(content=question))
         return messages
 
-    async def _produce(
-        self,
-        question: str,
-        thread_id: str,
-        queue: asyncio.Queue[Any],
-        instructions: str | None = None,
-    ) -> None:
+    def _context(self, emit: Callable[[Any], None]) -> ReactContext:
+        return ReactContext(
+            backend=self.backend,
+            toolbox=self.toolbox,
+            budgets=self.budgets,
+            answer_format=self.answer_format,
+            emit=emit,
+            approvals=self.approvals,
+            **self._options,  # type: ignore[arg-type]
+        )
+
+    async def _produce(self, spec: RunSpec, queue: asyncio.Queue[Any]) -> None:
         """Pump the graph's chunks into ``queue`` within the wall-time budget."""
-        chunks_of = self._graph_chunks(question, thread_id, queue.put_nowait, instructions)
+        if spec.durable:
+            source = self._durable.chunks(spec, queue.put_nowait)
+        else:
+            source = self._graph_chunks(
+                spec.question, spec.thread_id, queue.put_nowait, spec.instructions
+            )
         try:
             async with (
-                aclosing(chunks_of) as chunks,
+                aclosing(source) as chunks,
                 asyncio.timeout(self.budgets.wall_time_s),
             ):
                 async for chunk in chunks:
@@ -367,6 +462,7 @@ async def save_turn(
         },
         started_at=started_at,
         finished_at=datetime.now(UTC),
+        run_id=result.run_id,
     )
 
 

@@ -40,6 +40,7 @@ def build_react_agent(
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
     code_runner: RunnerPlan | None = None,
+    approvals: dict[str, Any] | None = None,
     mcp_servers: list[Any] | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
@@ -63,6 +64,7 @@ def build_react_agent(
         budgets=budgets,
         response_schema=response_schema,
         closing=[] if runner is None else [runner],
+        approvals=approvals,
         mcp_servers=mcp_servers or (),
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.types import Usage
+from ponder.graphs.approval import PendingCall
 from ponder.graphs.budgets import Outcome
 from ponder.graphs.react import ToolRecord
 
@@ -33,6 +35,10 @@ class RunResult(BaseModel):
     steps: int
     thinking_skipped: bool
     model: str
+    run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    """The run's id: resume a paused or interrupted run with it."""
+    pending: list[PendingCall] = Field(default_factory=list)
+    """The calls waiting for a decision when ``outcome == "awaiting_approval"``."""
     reasoning: str = Field(default="", exclude=True, repr=False)
 
     @property
@@ -61,6 +67,8 @@ class RunResult(BaseModel):
             "steps": self.steps,
             "outcome": self.outcome,
             "thinking_skipped": self.thinking_skipped,
+            "run_id": self.run_id,
+            "pending": [call.model_dump(mode="json") for call in self.pending],
         }
 
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ponder.cli.fake_model",
         "serve a fake model on loopback (try ponder offline)",
     ),
+    "runs": ("ponder.cli.runs", "list runs; resume a paused or abandoned one"),
     "mcp": ("ponder.cli.mcp", "serve agents as MCP tools over stdio (needs ponder[mcp])"),
     "trace": ("ponder.cli.trace", "print a --trace file as a timeline of steps, calls and tokens"),
 }

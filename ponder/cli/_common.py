@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AGENT_NAMES",
     "EXIT_AUTH",
+    "EXIT_AWAITING",
     "EXIT_BACKEND",
     "EXIT_CODES_HELP",
     "EXIT_INTERRUPTED",
@@ -51,11 +52,14 @@ __all__ = [
 
 EXIT_OK, EXIT_NO_ANSWER, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH, EXIT_BACKEND = 0, 1, 2, 3, 4, 5
 EXIT_TRUNCATED = 6
+EXIT_AWAITING = 7
 EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = (
     "Exit codes: 0 answered; 1 no valid answer; 2 bad usage or configuration; "
     "3 backend unreachable; 4 authentication failed; 5 other backend error; "
-    "6 answer cut off by the token limit; 130 interrupted."
+    "6 answer cut off by the token limit; "
+    "7 waiting for approval of a tool call (not on a terminal; the run id is printed); "
+    "130 interrupted."
 )
 
 # Spelled out here so that building the parser imports no backend or agent code;

@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-steps", type=int, default=None, help="model calls that may use tools"
     )
+    parser.add_argument(
+        "--approve",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="ask y/n/edit before each call of this tool (repeatable; react agent)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -79,13 +79,17 @@ async def chat_main(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     try:
         try:
-            agent = build_agent(
-                args.agent,
-                backend=backend,
-                memory=memory,
-                budgets=budgets,
-                code_runner=code_runner_from(args),
-            )
+            options: dict[str, Any] = {
+                "backend": backend,
+                "memory": memory,
+                "budgets": budgets,
+                "code_runner": code_runner_from(args),
+            }
+            if getattr(args, "approve", None):
+                if args.agent != "react":
+                    return _fail("--approve is an option of --agent react")
+                options["approvals"] = dict.fromkeys(args.approve, "always")
+            agent = build_agent(args.agent, **options)
         except ValueError as exc:
             return _fail(str(exc))
         try:
@@ -248,11 +252,38 @@ class _Session:
             raise error
 
     async def _stream(self, question: str, view: _TurnView) -> None:
-        async for event in self._agent.astream(question, thread_id=self._thread_id):
-            if isinstance(event, FinalEvent):
-                view.finish(event.result)
-            else:
-                view.show(event)
+        events: Any = self._agent.astream(question, thread_id=self._thread_id)
+        while True:
+            result = None
+            async for event in events:
+                if isinstance(event, FinalEvent):
+                    result = event.result
+                else:
+                    view.show(event)
+            if result is None or result.outcome != "awaiting_approval":
+                if result is not None:
+                    view.finish(result)
+                return
+            decisions = await self._decide(result, view)
+            if decisions is None:
+                view.finish(result)
+                return
+            events = self._agent.astream_resume(result.run_id, decisions)  # type: ignore[attr-defined]
+
+    async def _decide(self, result: RunResult, view: _TurnView) -> dict[str, Any] | None:
+        """Ask y/n/edit for each paused call (the run waits in the database meanwhile)."""
+        from ponder.cli.approvals import ask_decisions
+
+        view.close()
+
+        async def read(prompt: str) -> str | None:
+            self._console.print(Text(prompt, style="bold yellow"), end="")
+            return await self._lines.readline()
+
+        toolbox = getattr(self._agent, "toolbox", None)
+        if toolbox is None:
+            return None
+        return await ask_decisions(result.pending, toolbox, read=read, err=sys.stdout)
 
 
 def _describe(error: BackendError, backend: ChatBackend) -> str:

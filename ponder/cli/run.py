@@ -33,7 +33,9 @@ from ponder.cli._common import (
 from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
-    from ponder.agents import RunResult, StreamingAgent
+    from collections.abc import AsyncIterator
+
+    from ponder.agents import AgentEvent, RunResult, StreamingAgent
     from ponder.backends import ChatBackend
     from ponder.graphs import Budgets
     from ponder.memory import MemoryStore
@@ -74,6 +76,14 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     run.add_argument("--show-reasoning", action="store_true", help="stream the reasoning to stderr")
+    run.add_argument(
+        "--approve",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="ask before each call of this tool (repeatable); off a terminal the run pauses "
+        "and the command exits 7 with its run id",
+    )
     add_telemetry_options(run, trace_file=True)
     run.add_argument(
         "--mcp",
@@ -112,7 +122,10 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers, runner)
         try:
-            result = await _stream(agent, args, runner)
+            result = await _stream(
+                agent.astream(args.question, thread_id=args.thread), args, runner
+            )
+            result = await settle(agent, result, args)
         finally:
             await agent.aclose()
     except ConnectionError as exc:  # an MCP server that cannot be started or reached
@@ -145,6 +158,10 @@ def _build_agent(
     }
     if args.mode is not None:
         options["mode"] = args.mode
+    if args.approve:
+        if args.agent != "react":
+            raise CliError("--approve is an option of --agent react", EXIT_USAGE)
+        options["approvals"] = dict.fromkeys(args.approve, "always")
     if mcp_servers:
         if args.agent != "react":
             raise CliError("--mcp and --mcp-config work with --agent react", EXIT_USAGE)
@@ -167,7 +184,22 @@ def _streams_answer(args: argparse.Namespace) -> bool:
     return not args.as_json and args.schema is None and args.agent == "react"
 
 
-async def _stream(agent: StreamingAgent, args: argparse.Namespace, runner: RunnerPlan) -> RunResult:
+async def settle(agent: StreamingAgent, result: RunResult, args: argparse.Namespace) -> RunResult:
+    """Ask about paused calls on a terminal and continue, until the run does not pause."""
+    from ponder.agents import Agent
+    from ponder.cli.approvals import ask_decisions, can_ask
+
+    while result.outcome == "awaiting_approval" and isinstance(agent, Agent) and can_ask():
+        decisions = await ask_decisions(result.pending, agent.toolbox)
+        if decisions is None:
+            break
+        result = await _stream(agent.astream_resume(result.run_id, decisions), args)
+    return result
+
+
+async def _stream(
+    events: AsyncIterator[AgentEvent], args: argparse.Namespace, runner: RunnerPlan | None = None
+) -> RunResult:
     from ponder.agents import FinalEvent
     from ponder.graphs import (
         AnswerDelta,
@@ -183,10 +215,11 @@ async def _stream(agent: StreamingAgent, args: argparse.Namespace, runner: Runne
     live_tools = err.isatty()
     in_reasoning = False
     reasoning_step = 0
-    announced = False
-    async for event in agent.astream(args.question, thread_id=args.thread):
+    announced = runner is None
+    async for event in events:
         if not announced and not isinstance(event, ErrorEvent | RetryEvent):
             announced = True  # once the model answers, so that a failure stays one line
+            assert runner is not None
             announce_runner(runner, args)
         if isinstance(event, ReasoningEvent) and args.show_reasoning:
             if in_reasoning and event.step != reasoning_step:
@@ -211,6 +244,12 @@ async def _stream(agent: StreamingAgent, args: argparse.Namespace, runner: Runne
 
 
 def _report(result: RunResult, args: argparse.Namespace) -> int:
+    if result.outcome == "awaiting_approval":
+        from ponder.cli.approvals import awaiting_exit
+
+        if args.as_json:
+            print(json.dumps(result.to_json_dict(), ensure_ascii=False))
+        return awaiting_exit(result)
     if args.as_json:
         print(json.dumps(result.to_json_dict(), ensure_ascii=False))
     else:

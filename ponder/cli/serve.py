@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from ponder.cli._common import (
 from ponder.cli._telemetry import add_telemetry_options, telemetry_from
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from ponder.agents import StreamingAgent
 
 __all__ = ["add_arguments", "main"]
@@ -51,18 +54,58 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--max-steps", type=int, default=None, help="model calls that may use tools, per run"
     )
     serve.add_argument("--timeout", type=float, default=None, help="wall-time budget per run")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (uvicorn); use PostgreSQL memory for more than one, so runs, "
+        "leases and kept events are shared",
+    )
     add_telemetry_options(serve, trace_file=False)
 
 
 def main(args: argparse.Namespace) -> int:
     """Serve the named agents; bearer tokens come from env PONDER_SERVER_TOKENS."""
     try:
-        from ponder.server import create_app, serve
+        from ponder.server import serve
     except ImportError:
         raise CliError(
             "ponder serve needs the server extra: pip install 'ponder[server]'", EXIT_USAGE
         ) from None
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1", EXIT_USAGE)
+    if args.workers > 1:
+        import uvicorn
+
+        # Each worker process builds its own app from these options.
+        os.environ[_ARGS_ENV] = json.dumps(vars(args), default=str)
+        uvicorn.run(
+            "ponder.cli.serve:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            timeout_graceful_shutdown=30,
+            proxy_headers=False,
+        )
+        return EXIT_OK
+    with telemetry_from(args):
+        serve(args.host, args.port, build_app(args))
+    return EXIT_OK
+
+
+_ARGS_ENV = "PONDER_SERVE_OPTIONS"
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker of ``ponder serve --workers N`` (options from the parent)."""
+    return build_app(argparse.Namespace(**json.loads(os.environ[_ARGS_ENV])))
+
+
+def build_app(args: argparse.Namespace) -> FastAPI:
+    """The app ``ponder serve`` serves, from its parsed options."""
     from ponder.agents.registry import build_agent
+    from ponder.server import create_app
 
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
@@ -80,7 +123,8 @@ def main(args: argparse.Namespace) -> int:
         memory=memory,
         api_keys=tokens or None,
         allow_reasoning=args.allow_reasoning,
+        run_lease_s=float(os.environ["PONDER_RUN_LEASE_S"])
+        if os.environ.get("PONDER_RUN_LEASE_S")
+        else None,
     )
-    with telemetry_from(args):
-        serve(args.host, args.port, app)
-    return EXIT_OK
+    return app

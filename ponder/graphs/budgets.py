@@ -15,11 +15,13 @@ Outcome = Literal[
     "wall_time",
     "invalid_json",
     "truncated",
+    "awaiting_approval",
 ]
 """Why a run ended. Anything but ``answered`` means a budget or check ended it.
 
 ``truncated``: the model's reply was cut off by the per-call token limit
 (``finish_reason: "length"``); the partial text is returned, never stored.
+``awaiting_approval``: the run paused for a person's decision on a tool call.
 """
 
 

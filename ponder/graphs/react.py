@@ -13,17 +13,20 @@ re-attached, exactly as received, to the request of the next step.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.config import get_stream_writer
+from langgraph.func import task
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, interrupt
 from pydantic import BaseModel, ConfigDict
 
 from ponder.backends.protocol import ChatBackend
@@ -43,6 +46,7 @@ from ponder.backends.types import (
     UserMessage,
 )
 from ponder.graphs.answer_format import AnswerFormat, InvalidAnswer
+from ponder.graphs.approval import ApprovalPolicy, Edit, Reject, decision_from_json, pending_calls
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import (
     AnswerDelta,
@@ -52,8 +56,9 @@ from ponder.graphs.events import (
     ToolResultEvent,
     UsageEvent,
 )
+from ponder.graphs.resume_fold import fold_unreplayable
 from ponder.telemetry import hooks as telemetry
-from ponder.tools import ToolBox
+from ponder.tools import ToolBox, ToolResult
 
 __all__ = [
     "ReactContext",
@@ -112,6 +117,14 @@ class ReactContext:
     force_thinking: bool = False
     reasoning_effort: str | None = None
     strict_tools: bool = False
+    approvals: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
+    """Per-tool approval policies; they override each tool's own ``approval``."""
+    decided: frozenset[str] = frozenset()
+    """Ids of calls a person decided on for this resume (honoured whatever the policies)."""
+    durable_tools: bool = False
+    """Run each tool call as a LangGraph task (set for checkpointed runs): a resumed
+    run then never repeats a finished call. Off for graphs run inside another
+    graph's node, whose tasks would belong to the outer run."""
     emit: Callable[[Any], None] | None = field(default=None, repr=False)
     """Where events go; ``None`` means LangGraph's ``custom`` stream.
 
@@ -120,17 +133,25 @@ class ReactContext:
     """
     started_at: float = field(default_factory=time.monotonic)
     _reasoning_by_call: dict[str, AssistantMessage] = field(default_factory=dict, repr=False)
+    _seen_calls: set[str] = field(default_factory=set, repr=False)
 
     def remember_reasoning(self, completion: Completion) -> None:
         """Hold this step's reasoning for replay within this run only."""
+        if completion.tool_calls:
+            self._seen_calls.add(completion.tool_calls[0].id)
         if completion.tool_calls and (completion.reasoning or completion.reasoning_details):
             self._reasoning_by_call[completion.tool_calls[0].id] = completion.to_message()
 
     def with_reasoning(self, messages: list[Message]) -> list[Message]:
         """Messages with this run's reasoning re-attached where it was held.
 
-        The backend's replay policy then decides what reaches the wire.
+        The backend's replay policy then decides what reaches the wire. Tool
+        calls made before a pause or a crash (not seen by this context) have
+        no reasoning any more; for providers that replay reasoning they are
+        folded into plain text (:mod:`ponder.graphs.resume_fold`).
         """
+        if self.backend.profile.replay != "never":
+            messages = fold_unreplayable(messages, lambda m: m.tool_calls[0].id in self._seen_calls)
         out: list[Message] = []
         for message in messages:
             if isinstance(message, AssistantMessage) and message.tool_calls:
@@ -271,11 +292,20 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
     calls: tuple[ToolCall, ...] = last.tool_calls if isinstance(last, AssistantMessage) else ()
     allowed = max(0, ctx.budgets.max_tool_calls - state.get("tool_calls_made", 0))
     to_run, refused = calls[:allowed], calls[allowed:]
+    to_run = _decided(ctx, state, to_run)
     for call in to_run:
+        if call.name == REJECTED:
+            continue
         arguments = call.parsed if call.parse_error is None else call.arguments
         writer(ToolCallEvent(step=step, id=call.id, name=call.name, arguments=arguments))
+    # In a checkpointed run each call is a LangGraph task: its result is saved when
+    # it completes, so a resumed run (after a pause or a crash) never runs it again.
     started = telemetry.tool_clock()
-    results = await ctx.toolbox.run_all(to_run)
+    if ctx.durable_tools:
+        futures = [_run_call(ctx.toolbox, call.model_dump(mode="json")) for call in to_run]
+        results = [ToolResult(**(await future)) for future in futures]
+    else:  # no checkpointer, so no pause: nothing was rejected
+        results = await ctx.toolbox.run_all(to_run)
     telemetry.tools_ran(results, started, step)
     messages: list[Message] = []
     records: list[ToolRecord] = []
@@ -314,6 +344,63 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
         "tool_calls_made": state.get("tool_calls_made", 0) + len(to_run),
         "tool_records": records,
     }
+
+
+def _decided(
+    ctx: ReactContext, state: ReactState, calls: tuple[ToolCall, ...]
+) -> tuple[ToolCall, ...]:
+    """Calls after the approval gate: pauses (``interrupt``) while any call needs a decision.
+
+    The node runs again from the top on resume, so nothing before this point
+    may have side effects. Rejected calls become :data:`REJECTED` markers; edited
+    calls carry the new arguments.
+    """
+    pending = pending_calls(ctx.toolbox, ctx.approvals, calls, state.get("messages", []))
+    if not pending and not ctx.decided.intersection(call.id for call in calls):
+        return calls
+    answer = interrupt({"calls": [p.model_dump(mode="json") for p in pending]})
+    decisions = {call_id: decision_from_json(raw) for call_id, raw in dict(answer).items()}
+    out = []
+    for call in calls:
+        decision = decisions.get(call.id)
+        if isinstance(decision, Edit):
+            text = json.dumps(decision.arguments, ensure_ascii=False)
+            call = ToolCall(id=call.id, name=call.name, arguments=text)
+        elif isinstance(decision, Reject):
+            call = ToolCall(
+                id=call.id,
+                name=REJECTED,
+                arguments=json.dumps(
+                    {"tool": call.name, "arguments": call.parsed, "message": decision.message}
+                ),
+            )
+        out.append(call)
+    return tuple(out)
+
+
+REJECTED = "__rejected__"
+"""Tool name of a call a person rejected: it never reaches the toolbox."""
+
+
+@task
+async def _run_call(toolbox: ToolBox, call_data: dict[str, Any]) -> dict[str, Any]:
+    """Run one tool call (a LangGraph task, so its result is checkpointed on completion)."""
+    call = ToolCall.model_validate(call_data)
+    if call.name == REJECTED:
+        info = call.parsed
+        return dataclasses.asdict(
+            ToolResult(
+                call_id=call.id,
+                name=info["tool"],
+                arguments=info["arguments"],
+                output=f"Not run: the user rejected this call. Their message: {info['message']}",
+                ok=False,
+                error_kind="rejected",
+                duration_s=0.0,
+                truncated_chars=0,
+            )
+        )
+    return dataclasses.asdict(await toolbox.run(call))
 
 
 def route_after_model(state: ReactState) -> Literal["tools", "model", "__end__"]:

@@ -19,6 +19,13 @@ from ponder.memory.redaction import (
     redact,
     strip_reasoning,
 )
+from ponder.memory.runs import (
+    RunInfo,
+    RunLedger,
+    RunNotClaimable,
+    RunNotFound,
+    ThreadBusy,
+)
 from ponder.memory.store import MemoryStore, default_sqlite_path
 
 __all__ = [
@@ -28,7 +35,12 @@ __all__ = [
     "Migration",
     "ReasoningLeakError",
     "RedactingSerializer",
+    "RunInfo",
+    "RunLedger",
+    "RunNotClaimable",
+    "RunNotFound",
     "SchemaVersionError",
+    "ThreadBusy",
     "ThreadInfo",
     "ToolCallSummary",
     "TurnRecord",

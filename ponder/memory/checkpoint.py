@@ -14,6 +14,7 @@ written as ``None``.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,15 +47,32 @@ __all__ = [
 ]
 
 
+CHECKPOINT_TYPES: tuple[tuple[str, str], ...] = (
+    *(
+        ("ponder.backends.types", name)
+        for name in ("SystemMessage", "UserMessage", "AssistantMessage", "ToolMessage")
+    ),
+    ("ponder.backends.types", "ToolCall"),
+    ("ponder.backends.types", "Usage"),
+    ("ponder.graphs.react", "ToolRecord"),
+)
+"""The ponder types a run's checkpoint holds: LangGraph loads these (and its own) only."""
+
+
 class RedactingSerializer(SerializerProtocol):
     """A serializer that strips reasoning before delegating to ``inner``.
 
-    ``inner`` defaults to LangGraph's ``JsonPlusSerializer``. Loading is
-    delegated unchanged.
+    ``inner`` defaults to LangGraph's ``JsonPlusSerializer`` allowed to load
+    :data:`CHECKPOINT_TYPES` besides its own safe types. Loading is delegated
+    unchanged.
     """
 
     def __init__(self, inner: SerializerProtocol | None = None) -> None:
-        self._inner: SerializerProtocol = inner if inner is not None else JsonPlusSerializer()
+        self._inner: SerializerProtocol = (
+            inner
+            if inner is not None
+            else JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+        )
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         return self._inner.dumps_typed(_redact_payload(obj))
@@ -125,6 +143,11 @@ async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSave
     """A ready (set-up) redacting SQLite checkpointer on the file ``path``."""
     file = await asyncio.to_thread(_prepare_sqlite_file, path)
     async with aiosqlite.connect(file) as conn:
+        # WAL with synchronous=NORMAL: a commit survives the process being killed
+        # (only a power cut may lose the last ones) without an fsync per write.
+        await conn.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
         saver = RedactingAsyncSqliteSaver(conn, serde=RedactingSerializer())
         await saver.setup()
         yield saver
@@ -144,11 +167,53 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
             "postgres_checkpointer needs langgraph-checkpoint-postgres: "
             "pip install 'ponder[postgres]'"
         ) from exc
+    libpq = _libpq_url(url)
     async with RedactingAsyncPostgresSaver.from_conn_string(
-        _libpq_url(url), serde=RedactingSerializer()
+        libpq, serde=RedactingSerializer()
     ) as saver:
-        await saver.setup()
+        if libpq not in _PG_READY:
+            await _setup_once(saver, libpq)
+            _PG_READY.add(libpq)
         yield saver
+
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_READY: set[str] = set()
+_PG_SETUP_ATTEMPTS = 5
+
+
+async def _setup_once(saver: AsyncPostgresSaver, libpq: str) -> None:
+    """``saver.setup()``, retried: setups racing in other processes collide on CREATE.
+
+    (An advisory lock would deadlock: LangGraph builds indexes CONCURRENTLY,
+    which waits for every open transaction, the lock's waiters included.)
+    """
+    import psycopg
+
+    async with _pg_setup_lock():
+        if libpq in _PG_READY:
+            return
+        for attempt in range(_PG_SETUP_ATTEMPTS):
+            try:
+                await saver.setup()
+                return
+            except psycopg.Error:
+                if attempt == _PG_SETUP_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+
+_setup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pg_setup_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _setup_locks.get(loop)
+    if lock is None:
+        lock = _setup_locks[loop] = asyncio.Lock()
+    return lock
 
 
 def _prepare_sqlite_file(path: str | Path) -> str:

@@ -103,7 +103,40 @@ def _v1_threads_and_turns(conn: Connection) -> None:
     meta.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "threads and turns", _v1_threads_and_turns),)
+def _v2_durable_runs(conn: Connection) -> None:
+    # Runs (leases, status), the kept stream events of each run, and the run a
+    # turn came from (unique: a resumed run stores its turn once).
+    meta = MetaData()
+    Table(
+        "runs",
+        meta,
+        Column("run_id", String(64), primary_key=True),
+        Column("thread_id", String(200), nullable=False, index=True),
+        Column("agent", Text),
+        Column("question", Text, nullable=False),
+        Column("status", String(32), nullable=False, index=True),
+        Column("owner", Text),
+        Column("lease_expires_at", UTCDateTime),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    Table(
+        "run_events",
+        meta,
+        Column("run_id", String(64), primary_key=True),
+        Column("seq", Integer, primary_key=True, autoincrement=False),
+        Column("event", String(40), nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    meta.create_all(conn)
+    conn.execute(text("ALTER TABLE turns ADD COLUMN run_id VARCHAR(64)"))
+    conn.execute(text("CREATE UNIQUE INDEX uq_turns_run_id ON turns (run_id)"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "threads and turns", _v1_threads_and_turns),
+    Migration(2, "durable runs: runs, run_events, turns.run_id", _v2_durable_runs),
+)
 
 
 def _check_sequence(migrations: Sequence[Migration]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -28,6 +29,8 @@ __all__ = [
     "OUTPUT_PREVIEW_CAP",
     "THREAD_ID_MAX",
     "Base",
+    "RunEventRow",
+    "RunRow",
     "ThreadInfo",
     "ThreadRow",
     "ToolCallSummary",
@@ -132,7 +135,10 @@ class ThreadRow(Base):
 
 class TurnRow(Base):
     __tablename__ = "turns"
-    __table_args__ = (UniqueConstraint("thread_id", "idx", name="uq_turns_thread_idx"),)
+    __table_args__ = (
+        UniqueConstraint("thread_id", "idx", name="uq_turns_thread_idx"),
+        Index("uq_turns_run_id", "run_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     thread_id: Mapped[str] = mapped_column(
@@ -146,3 +152,31 @@ class TurnRow(Base):
     usage: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class RunRow(Base):
+    """One run: its thread, status and lease (who runs it, until when)."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(THREAD_ID_MAX), nullable=False, index=True)
+    agent: Mapped[str | None] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class RunEventRow(Base):
+    """A kept stream event of a run (never reasoning), for SSE reconnects."""
+
+    __tablename__ = "run_events"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event: Mapped[str] = mapped_column(String(40), nullable=False)
+    data: Mapped[str] = mapped_column(Text, nullable=False)

@@ -91,6 +91,15 @@ class MemoryStore:
         """The underlying SQLAlchemy engine (for inspection and tests)."""
         return self._engine
 
+    @property
+    def write_engine(self) -> AsyncEngine:
+        """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
+        return self._writer
+
+    async def ensure_schema(self) -> None:
+        """Migrate the database now (otherwise the first use does)."""
+        await self._ready()
+
     # ------------------------------------------------------------ threads
 
     async def create_thread(self, *, title: str | None = None, thread_id: str | None = None) -> str:
@@ -169,9 +178,12 @@ class MemoryStore:
         usage: Mapping[str, int] | None = None,
         started_at: datetime,
         finished_at: datetime,
+        run_id: str | None = None,
     ) -> TurnRecord:
         """Append a finished turn, creating the thread if missing, in one transaction.
 
+        With ``run_id``, a second call for the same run stores nothing and
+        returns the turn already stored (a resumed run saves its turn once).
         Raises :class:`ReasoningLeakError` when any text carries reasoning
         markers, ``ValueError`` for other bad input. On any failure nothing is
         written. A cancelled call never leaves a half-written turn: cancelled
@@ -188,7 +200,9 @@ class MemoryStore:
 
         async def write(aborted: Callable[[], bool]) -> TurnRecord | None:
             async with self._writer.connect() as conn, conn.begin() as transaction:
-                index = await self._insert_turn(conn, thread_id, fields, model)
+                index = await self._insert_turn(conn, thread_id, fields, model, run_id)
+                if isinstance(index, TurnRecord):  # this run's turn is already stored
+                    return index
                 if aborted():
                     await transaction.rollback()
                     return None
@@ -197,8 +211,13 @@ class MemoryStore:
         return await save_unless_cancelled(write)
 
     async def _insert_turn(
-        self, conn: AsyncConnection, thread_id: str, fields: dict[str, Any], model: str | None
-    ) -> int:
+        self,
+        conn: AsyncConnection,
+        thread_id: str,
+        fields: dict[str, Any],
+        model: str | None,
+        run_id: str | None,
+    ) -> int | TurnRecord:
         now = datetime.now(UTC)
         await conn.execute(
             self._insert_thread_ignoring_conflict(thread_id, _title_from(fields["question"]), now)
@@ -206,6 +225,10 @@ class MemoryStore:
         # Serialise writers of this thread (a no-op clause on SQLite, where
         # BEGIN IMMEDIATE already holds the database write lock).
         await conn.execute(select(ThreadRow.id).where(ThreadRow.id == thread_id).with_for_update())
+        if run_id is not None:
+            stored = (await conn.execute(select(TurnRow).where(TurnRow.run_id == run_id))).first()
+            if stored is not None:
+                return _record(stored)
         index = await _next_index(conn, thread_id)
         await conn.execute(
             insert(TurnRow).values(
@@ -218,6 +241,7 @@ class MemoryStore:
                 usage=fields["usage"],
                 started_at=fields["started_at"],
                 finished_at=fields["finished_at"],
+                run_id=run_id,
             )
         )
         await conn.execute(

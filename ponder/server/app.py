@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -12,10 +13,12 @@ from fastapi.responses import JSONResponse
 
 from ponder.memory import MemoryStore
 from ponder.server.auth import AuthMiddleware, BearerAuth
+from ponder.server.decisions import decisions_router
 from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
 from ponder.server.native import native_router
 from ponder.server.openai_compat import openai_router
+from ponder.server.recovery import recovery_loop
 from ponder.server.runs import AgentSource, RunManager
 from ponder.server.tracing import TraceContextMiddleware
 
@@ -34,6 +37,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     shutdown_timeout_s: float = 5.0,
+    run_lease_s: float | None = None,
+    recover_runs: bool = True,
     mcp: bool | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
@@ -53,17 +58,29 @@ def create_app(
     already stored.
     ``mcp`` serves each agent as an MCP tool at ``/mcp`` (Streamable HTTP, same
     bearer tokens; by default when the ``mcp`` SDK is installed).
+
+    With ``memory``, one run per thread is enforced in the database (any
+    number of workers), runs are leased for ``run_lease_s`` (renewed while they
+    run) and, with ``recover_runs``, runs abandoned by a dead worker are
+    resumed at start-up and then once per lease period (see
+    :mod:`ponder.server.recovery`).
     """
-    manager = RunManager(agents, memory=memory)
+    manager = RunManager(agents, memory=memory, lease_s=run_lease_s)
     auth = BearerAuth(api_keys)
 
     mcp_endpoint, mcp_lifespan = _mcp_mount(manager, auth, allow_reasoning, mcp)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        recovery = None
+        if recover_runs and manager.ledger is not None:
+            recovery = asyncio.create_task(recovery_loop(manager, manager.ledger.lease_s))
         async with mcp_lifespan():
             yield
             await manager.shutdown(timeout_s=shutdown_timeout_s)
+        if recovery is not None:
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
 
     app = FastAPI(
         title="ponder",
@@ -89,6 +106,9 @@ def create_app(
 
     app.include_router(
         native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
+    )
+    app.include_router(
+        decisions_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
     app.include_router(openai_router(manager, allow_reasoning=allow_reasoning, auth=auth))
     if mcp_endpoint is not None:

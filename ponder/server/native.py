@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from collections.abc import AsyncGenerator
@@ -11,14 +10,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ponder.agents import FinalEvent
-from ponder.graphs import ErrorEvent, ReasoningEvent
 from ponder.memory import MemoryStore
 from ponder.server.auth import BearerAuth
 from ponder.server.errors import ApiError
+from ponder.server.event_log import EventLog
 from ponder.server.models import RunRequest, ThreadId
+from ponder.server.run_stream import run_frames, with_heartbeat
 from ponder.server.runs import ClientDisconnected, RunManager, ThreadClaim, unless_disconnected
-from ponder.server.sse import EventStreamResponse, sse_frame
+from ponder.server.sse import EventStreamResponse
 
 __all__ = ["native_router"]
 
@@ -34,10 +33,10 @@ def native_router(
     @router.post("/agents/{agent}/runs")
     async def run(agent: str, body: RunRequest, request: Request) -> Any:
         manager.check_agent(agent)
-        claim = manager.claim(body.thread_id or uuid.uuid4().hex)
+        claim = await manager.start(agent, body.thread_id or uuid.uuid4().hex, body.question)
         claim.attach()
         try:
-            work = manager.result(agent, body.question, claim, run_id=uuid.uuid4().hex)
+            work = manager.result(agent, body.question, claim, run_id=claim.run_id)
             result = await unless_disconnected(work, request.receive)
         except ClientDisconnected:
             return Response(status_code=499)  # nobody is listening
@@ -51,10 +50,10 @@ def native_router(
     @router.post("/agents/{agent}/runs/stream")
     async def run_stream(agent: str, body: RunRequest) -> EventStreamResponse:
         manager.check_agent(agent)
-        claim = manager.claim(body.thread_id or uuid.uuid4().hex)
+        claim = await manager.start(agent, body.thread_id or uuid.uuid4().hex, body.question)
         show_reasoning = allow_reasoning and body.include_reasoning
         frames = _frames(manager, agent, body.question, claim, show_reasoning=show_reasoning)
-        return EventStreamResponse(frames, on_close=claim.release)
+        return EventStreamResponse(with_heartbeat(frames), on_close=claim.release)
 
     def _store() -> MemoryStore:
         if memory is None:
@@ -101,29 +100,17 @@ async def _frames(
 ) -> AsyncGenerator[bytes, None]:
     """SSE frames with ids 1, 2, …: ``run``, the run's events, then ``final`` or ``error``."""
     claim.attach()
-    run_id = uuid.uuid4().hex
-    ids = itertools.count(1)
+    run_id = claim.run_id
     start = {"type": "run", "run_id": run_id, "thread_id": claim.thread_id, "agent": agent}
-    yield sse_frame(start, event="run", event_id=next(ids))
-    error_sent = False
-    try:
-        async with aclosing(manager.events(agent, question, claim, run_id=run_id)) as events:
-            async for event in events:
-                if isinstance(event, ReasoningEvent) and not show_reasoning:
-                    continue
-                if isinstance(event, FinalEvent):
-                    data: dict[str, Any] = {"type": "final", "result": event.result.to_json_dict()}
-                else:
-                    data = event.model_dump(mode="json")
-                    error_sent = error_sent or isinstance(event, ErrorEvent)
-                yield sse_frame(data, event=data["type"], event_id=next(ids))
-    except Exception as exc:
-        if not error_sent:
-            logger.error("run %s failed: %s", run_id, type(exc).__name__)
-            failed = {
-                "type": "error",
-                "step": 0,
-                "kind": type(exc).__name__,
-                "message": str(exc.detail) if isinstance(exc, ApiError) else "run failed",
-            }
-            yield sse_frame(failed, event="error", event_id=next(ids))
+    log = EventLog(manager.memory).writer(run_id) if manager.memory is not None else None
+    frames = run_frames(
+        manager.events(agent, question, claim, run_id=run_id),
+        start=start,
+        run_id=run_id,
+        thread_id=claim.thread_id,
+        show_reasoning=show_reasoning,
+        log=log,
+    )
+    async with aclosing(frames) as stream:
+        async for frame in stream:
+            yield frame

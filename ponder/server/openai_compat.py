@@ -143,10 +143,10 @@ def openai_router(manager: RunManager, *, allow_reasoning: bool, auth: BearerAut
     @router.post("/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         manager.check_agent(body.model)
-        claim = manager.claim(body.thread_id or uuid.uuid4().hex)
+        claim = await manager.start(body.model, body.thread_id or uuid.uuid4().hex, body.question())
         show_reasoning = allow_reasoning and body.include_reasoning
         headers = {THREAD_HEADER: claim.thread_id}
-        run_id = f"chatcmpl-{uuid.uuid4().hex}"
+        run_id = f"chatcmpl-{claim.run_id}"
         if body.stream:
             frames = _chunks(manager, body, claim, run_id, show_reasoning=show_reasoning)
             response = EventStreamResponse(frames, on_close=claim.release)
@@ -158,7 +158,7 @@ def openai_router(manager: RunManager, *, allow_reasoning: bool, auth: BearerAut
                 body.model,
                 body.question(),
                 claim,
-                run_id=run_id,
+                run_id=claim.run_id,
                 instructions=body.instructions(),
             )
             result = await unless_disconnected(work, request.receive)
@@ -211,7 +211,11 @@ async def _chunks(
     content = _ContentDeduper()
     try:
         events = manager.events(
-            body.model, body.question(), claim, run_id=run_id, instructions=body.instructions()
+            body.model,
+            body.question(),
+            claim,
+            run_id=claim.run_id,
+            instructions=body.instructions(),
         )
         async with aclosing(events) as stream:
             async for event in stream:
@@ -283,6 +287,8 @@ def _summary(result: RunResult) -> dict[str, Any]:
     return {
         "thread_id": result.thread_id,
         "outcome": result.outcome,
+        "run_id": result.run_id,
+        "pending": [call.model_dump(mode="json") for call in result.pending],
         "steps": result.steps,
         "tool_calls": [{"name": record.name, "ok": record.ok} for record in result.tool_calls],
     }

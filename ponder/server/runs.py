@@ -6,16 +6,19 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import TypeVar, cast
 
 from starlette.types import Receive
 
 from ponder.agents import FinalEvent, RunResult, StreamingAgent
 from ponder.agents.agent import AgentEvent
+from ponder.agents.durable import HELD_RUN, HeldRun
 from ponder.backends.errors import BackendError
 from ponder.memory import CancelledAfterSave, MemoryStore
+from ponder.memory.runs import RunLedger, RunStatus, ThreadBusy
 from ponder.server.errors import ApiError
 from ponder.server.model_errors import public_model_error
 
@@ -41,9 +44,10 @@ class ClientDisconnected(Exception):
 class ThreadClaim:
     """The right to run on one thread; :meth:`release` is idempotent."""
 
-    def __init__(self, manager: RunManager, thread_id: str) -> None:
+    def __init__(self, manager: RunManager, thread_id: str, run_id: str | None = None) -> None:
         self._manager = manager
         self.thread_id = thread_id
+        self.run_id = run_id or uuid.uuid4().hex
         self.task: asyncio.Task[object] | None = None
 
     def attach(self) -> None:
@@ -62,7 +66,13 @@ class RunManager:
     called once per run, whose agent is closed when the run ends.
     """
 
-    def __init__(self, agents: Mapping[str, AgentSource], *, memory: MemoryStore | None) -> None:
+    def __init__(
+        self,
+        agents: Mapping[str, AgentSource],
+        *,
+        memory: MemoryStore | None,
+        lease_s: float | None = None,
+    ) -> None:
         if not agents:
             raise ValueError("create_app needs at least one agent")
         for name, source in agents.items():
@@ -82,6 +92,11 @@ class RunManager:
         self._agents = dict(agents)
         self._claims: dict[str, ThreadClaim] = {}
         self.stopping = False
+        self.memory = memory
+        self.ledger = RunLedger.for_store(memory, lease_s=lease_s) if memory is not None else None
+        """One run per thread across workers and machines, when there is a database."""
+        self.paused: dict[str, str] = {}
+        """Run id → agent name of paused runs (used when there is no ledger)."""
 
     @property
     def names(self) -> list[str]:
@@ -110,6 +125,24 @@ class RunManager:
         self._claims[thread_id] = claim
         return claim
 
+    async def start(self, name: str, thread_id: str, question: str) -> ThreadClaim:
+        """Claim the thread for a new run: in the database when there is one, else here.
+
+        Raises 409 (busy, from whichever worker holds it) or 503 (shutting down).
+        """
+        claim = self.claim(thread_id)
+        if self.ledger is None:
+            return claim
+        try:
+            claim.run_id = await self.ledger.start(thread_id, question, agent=name)
+        except ThreadBusy as exc:
+            claim.release()
+            raise ApiError(409, "thread_busy", str(exc)) from None
+        except BaseException:
+            claim.release()
+            raise
+        return claim
+
     async def events(
         self,
         name: str,
@@ -117,36 +150,59 @@ class RunManager:
         claim: ThreadClaim,
         *,
         run_id: str,
+        source: AsyncGenerator[AgentEvent, None] | None = None,
         instructions: str | None = None,
     ) -> AsyncGenerator[AgentEvent, None]:
         """The agent's events; closing this iterator cancels the run (nothing is saved).
 
+        ``source`` replaces the agent's run (a resumed run's events).
         ``instructions`` (a client's system/developer messages) reach the agent
         as part of its system message.
         """
         started = time.monotonic()
         logger.info("run %s started: agent=%s thread=%s", run_id, name, claim.thread_id)
         outcome = "cancelled"
+        status: RunStatus = "cancelled"
+        HELD_RUN.set(HeldRun(run_id=run_id, thread_id=claim.thread_id))
         try:
-            async with (
-                self._agent(name) as agent,
-                aclosing(_run(agent, question, claim, instructions)) as events,
-            ):
+            async with AsyncExitStack() as stack:
+                if source is None:
+                    agent = await stack.enter_async_context(self._agent(name))
+                    source = _run(agent, question, claim, instructions)
+                events = await stack.enter_async_context(aclosing(source))
                 async for event in events:
                     if isinstance(event, FinalEvent):
                         outcome = event.result.outcome
+                        status = "awaiting_approval" if outcome == "awaiting_approval" else "done"
+                        if outcome == "awaiting_approval":
+                            self.paused[run_id] = name
+                        await self._finish(run_id, status)
                     yield event
         except CancelledAfterSave as saved:
             outcome = f"completed (turn {saved.record.index} saved; cancelled after saving)"
+            status = "done"
             raise
         except BackendError as exc:
-            outcome = f"model error ({type(exc).__name__})"
+            outcome, status = f"model error ({type(exc).__name__})", "failed"
             raise
         except Exception as exc:
-            outcome = f"failed ({type(exc).__name__})"
+            outcome, status = f"failed ({type(exc).__name__})", "failed"
             raise
         finally:
+            await self._finish(run_id, status)
             logger.info("run %s ended: %s after %.2fs", run_id, outcome, time.monotonic() - started)
+
+    async def _finish(self, run_id: str, status: RunStatus) -> None:
+        """Record the run's status unless its agent already did (durable agents do)."""
+        if self.ledger is not None and self.ledger.holds(run_id):
+            await asyncio.shield(self.ledger.finish(run_id, status))
+
+    def make_agent(self, name: str) -> tuple[StreamingAgent, bool]:
+        """The agent for a resumed run, and whether the caller must close it."""
+        source = self._agents[name]
+        if isinstance(source, StreamingAgent):
+            return source, False
+        return source(), True
 
     async def result(
         self,

@@ -53,7 +53,12 @@ class Tool(ABC):
         timeout_s: wall-clock limit per call, or ``None`` for none. Async tools
             are cancelled; a sync tool's thread cannot be killed and is abandoned.
         max_output_chars: longer outputs are cut, keeping head and tail.
+        approval: the default approval policy of this tool's calls: ``"never"``,
+            ``"always"`` or a predicate on the validated arguments (an agent's
+            ``approvals=`` overrides it).
     """
+
+    approval: str | Callable[[dict[str, Any]], bool] = "never"
 
     def __init__(
         self,
@@ -219,6 +224,7 @@ def tool(
     description: str | None = None,
     timeout_s: float | None = 30.0,
     max_output_chars: int = 20_000,
+    approval: str | Callable[[dict[str, Any]], bool] = "never",
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -230,17 +236,20 @@ def tool(
     description: str | None = None,
     timeout_s: float | None = 30.0,
     max_output_chars: int = 20_000,
+    approval: str | Callable[[dict[str, Any]], bool] = "never",
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Decorator: turn a typed function into a :class:`Tool`, bare or with options."""
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(
+        made = Tool.from_function(
             f,
             name=name,
             description=description,
             timeout_s=timeout_s,
             max_output_chars=max_output_chars,
         )
+        made.approval = approval
+        return made
 
     return wrap if fn is None else wrap(fn)
 

@@ -30,7 +30,10 @@ __all__ = ["ErrorKind", "ToolBox", "ToolResult"]
 
 logger = logging.getLogger("ponder.tools")
 
-ErrorKind = Literal["bad_json", "invalid_arguments", "unknown_tool", "exception", "timeout"]
+ErrorKind = Literal[
+    "bad_json", "invalid_arguments", "unknown_tool", "exception", "timeout", "rejected"
+]
+"""Why a call failed; ``rejected`` means a person declined it (it never ran)."""
 
 _MAX_SCHEMA_ERRORS = 8
 _MAX_ERROR_CHARS = 1_000

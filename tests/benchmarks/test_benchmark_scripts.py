@@ -23,6 +23,10 @@ CASES = {
     "parser_throughput.py": (["--mb", "0.05"], "ThinkSplitter"),
     "code_runner.py": ([], "sandbox warm call"),
     "cli_startup.py": (["--reps", "1"], "first request"),
+    "durable_runs.py": (
+        ["--steps", "1", "--reps", "1", "--workers", "1", "--runs", "2", "--clients", "1"],
+        "Checkpoint cost per step",
+    ),
     "mcp_latency.py": (["--calls", "3", "--warmup", "1"], "| MCP HTTP |"),
     "tracing_overhead.py": (["--reps", "1", "--warmup", "0", "--steps", "1"], "on, in-memory"),
 }

@@ -32,7 +32,8 @@ def _add_rating_then_fail(conn: Connection) -> None:
     raise RuntimeError("step 2 broke")
 
 
-V2 = (*MIGRATIONS, Migration(2, "turns.rating", _add_rating))
+NEXT = len(MIGRATIONS) + 1
+V2 = (*MIGRATIONS, Migration(NEXT, "turns.rating", _add_rating))
 
 
 async def test_fresh_database_matches_the_models(store: MemoryStore, backend: Backend) -> None:
@@ -56,11 +57,11 @@ async def test_upgrade_from_version_1_keeps_data(backend: Backend) -> None:
         assert (await v2.add_turn("t", question="after", answer="ok", **turn_times(1))).index == 1
     finally:
         await v2.aclose()
-    assert await backend.table_rows(VERSION_TABLE) == 2
+    assert await backend.table_rows(VERSION_TABLE) == NEXT
 
     old = backend.open()
     try:
-        with pytest.raises(SchemaVersionError, match="version 2"):
+        with pytest.raises(SchemaVersionError, match=f"version {NEXT}"):
             await old.turns("t")
     finally:
         await old.aclose()
@@ -71,7 +72,9 @@ async def test_failed_step_rolls_back_whole_migration(backend: Backend) -> None:
     await v1.add_turn("t", question="q", answer="a", **turn_times())
     await v1.aclose()
 
-    broken = backend.open(migrations=(*MIGRATIONS, Migration(2, "broken", _add_rating_then_fail)))
+    broken = backend.open(
+        migrations=(*MIGRATIONS, Migration(NEXT, "broken", _add_rating_then_fail))
+    )
     try:
         with pytest.raises(RuntimeError, match="step 2 broke"):
             await broken.turns("t")
@@ -84,7 +87,7 @@ async def test_failed_step_rolls_back_whole_migration(backend: Backend) -> None:
         assert len(await again.turns("t")) == 1
     finally:
         await again.aclose()
-    assert await backend.table_rows(VERSION_TABLE) == 1
+    assert await backend.table_rows(VERSION_TABLE) == len(MIGRATIONS)
 
 
 async def test_two_stores_opening_at_once_migrate_once(backend: Backend) -> None:
@@ -94,7 +97,7 @@ async def test_two_stores_opening_at_once_migrate_once(backend: Backend) -> None
     finally:
         for s in stores:
             await s.aclose()
-    assert await backend.table_rows(VERSION_TABLE) == 2
+    assert await backend.table_rows(VERSION_TABLE) == NEXT
 
 
 @pytest.mark.parametrize("versions", [(2,), (1, 3), (1, 1)])
