@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-__all__ = ["bubblewrap_missing", "missing", "need_executable"]
+__all__ = ["bubblewrap_missing", "missing", "need_executable", "path_without"]
 
 
 def missing(what: str, how: str) -> NoReturn:
@@ -37,3 +38,26 @@ def bubblewrap_missing() -> str | None:
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
     return None
+
+
+def path_without(name: str, shims: Path) -> str:
+    """A PATH like this one on which executable ``name`` is not found.
+
+    Folders holding ``name`` are replaced by ``shims``, filled with links to
+    everything else they hold, so a subprocess still finds python, git, etc.
+    """
+    shims.mkdir(parents=True, exist_ok=True)
+    folders: list[str] = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder or not os.path.isdir(folder):
+            continue
+        if not os.path.exists(os.path.join(folder, name)):
+            folders.append(folder)
+            continue
+        for entry in os.listdir(folder):
+            link = shims / entry
+            if entry != name and not link.exists():
+                link.symlink_to(os.path.join(folder, entry))
+        if str(shims) not in folders:
+            folders.append(str(shims))
+    return os.pathsep.join(folders)

@@ -263,6 +263,7 @@ class Agent(StreamingAgent):
             self._produce(spec, queue), context=telemetry.run_context(run)
         )
         reasoning: list[str] = []
+        reasoning_step, in_thought = 0, False
         final_state: dict[str, Any] = {}
         status: RunStatus = "cancelled"
         released = False
@@ -282,7 +283,11 @@ class Agent(StreamingAgent):
                     final_state = {k: v for k, v in item.items() if k != "__interrupt__"}
                 else:
                     if isinstance(item, ReasoningEvent):
+                        if reasoning and (item.step != reasoning_step or not in_thought):
+                            reasoning.append("\n\n")  # each model call's thought on its own
+                        reasoning_step = item.step
                         reasoning.append(item.text)
+                    in_thought = isinstance(item, ReasoningEvent)
                     yield item
             result = self._result(final_state, spec.thread_id, "".join(reasoning))  # type: ignore[arg-type]
             result = self._durable.finish_result(spec, result)

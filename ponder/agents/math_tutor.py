@@ -38,6 +38,7 @@ from ponder.graphs.events import ErrorEvent, RetryEvent, ToolCallEvent, ToolResu
 from ponder.graphs.react import ReactState, ToolRecord
 from ponder.graphs.verify import ClaimCheck, VerifyState, build_verify_graph
 from ponder.memory import MemoryStore
+from ponder.tools.code.choice import RunnerPlan, plan_runner
 from ponder.tools.proof import DerivationClaim, check_proof, check_proof_tool
 
 __all__ = [
@@ -452,17 +453,24 @@ def build_math_tutor_agent(
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
     mode: TutorMode = "solve",
+    code_runner: RunnerPlan | None = None,
 ) -> MathTutor:
-    """The math tutor with ``check_proof`` and a local ``run_python`` session (closed with it)."""
-    from ponder.tools.code import make_runner, run_python_tool
+    """The math tutor with ``check_proof`` and a ``run_python`` session (closed with it).
 
-    runner = make_runner("local")
+    ``code_runner`` (default: the best one here, see
+    :func:`~ponder.tools.code.choice.plan_runner`) runs ``run_python``; where
+    none can, the tutor has ``check_proof`` alone.
+    """
+    from ponder.tools.code import run_python_tool
+
+    runner = (code_runner or plan_runner()).make()
+    code_tools = [] if runner is None else [run_python_tool(runner)]
     return MathTutor(
         backend,
         mode=mode,
-        tools=[check_proof_tool(), run_python_tool(runner)],
+        tools=[check_proof_tool(), *code_tools],
         memory=memory,
         budgets=budgets,
         response_schema=response_schema,
-        closing=[runner],
+        closing=[] if runner is None else [runner],
     )

@@ -12,8 +12,25 @@ from ponder.agents.agent import Agent, StreamingAgent
 from ponder.backends.protocol import ChatBackend
 from ponder.graphs.budgets import Budgets
 from ponder.memory import MemoryStore
+from ponder.tools.code.choice import RunnerPlan, local_sandbox_problem, plan_runner
 
-__all__ = ["AGENT_MODES", "AGENT_NAMES", "StreamingAgent", "build_agent", "build_react_agent"]
+__all__ = [
+    "AGENT_MODES",
+    "AGENT_NAMES",
+    "StreamingAgent",
+    "build_agent",
+    "build_react_agent",
+    "code_runner_plan",
+]
+
+
+def code_runner_plan(*, allow_unsandboxed: bool = False) -> RunnerPlan:
+    """How ``run_python`` runs here (see :func:`ponder.tools.code.choice.plan_runner`).
+
+    Its ``note``, when set, is the one line to show the user: no sandbox, so
+    ``run_python`` is off, on E2B, or unsandboxed by choice.
+    """
+    return plan_runner(allow_unsandboxed=allow_unsandboxed)
 
 
 def build_react_agent(
@@ -22,28 +39,31 @@ def build_react_agent(
     memory: MemoryStore | None = None,
     budgets: Budgets | None = None,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
+    code_runner: RunnerPlan | None = None,
     approvals: dict[str, Any] | None = None,
     mcp_servers: list[Any] | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
 
-    The code runner is the local sandbox (one notebook-like session per
-    agent, closed with it), search is the offline local index;
-    ``mcp_servers`` add those MCP servers' tools.
+    ``code_runner`` (default: :func:`code_runner_plan`) picks the runner of
+    ``run_python``, one notebook-like session per agent, closed with it;
+    where no runner can run, the agent has no ``run_python``. Search is the
+    offline local index; ``mcp_servers`` add those MCP servers' tools.
     """
-    from ponder.tools.code import make_runner, run_python_tool
+    from ponder.tools.code import run_python_tool
     from ponder.tools.proof import check_proof_tool
     from ponder.tools.search import LocalIndex, search_tool
 
-    runner = make_runner("local")
-    tools = [run_python_tool(runner), check_proof_tool(), search_tool(LocalIndex.default())]
+    runner = (code_runner or code_runner_plan()).make()
+    code_tools = [] if runner is None else [run_python_tool(runner)]
+    tools = [*code_tools, check_proof_tool(), search_tool(LocalIndex.default())]
     return Agent(
         backend,
         tools,
         memory=memory,
         budgets=budgets,
         response_schema=response_schema,
-        closing=[runner],
+        closing=[] if runner is None else [runner],
         approvals=approvals,
         mcp_servers=mcp_servers or (),
     )
@@ -55,6 +75,12 @@ def _math_tutor(*, mode: str | None = None, **options: Any) -> StreamingAgent:
     return build_math_tutor_agent(mode=mode or "solve", **options)  # type: ignore[arg-type]
 
 
+_DEBUGGER_NEEDS_BOX = (
+    "the debugger agent runs the project's code only inside the bubblewrap sandbox (Linux), "
+    "and there is none here: {problem}"
+)
+
+
 def _debugger(
     *,
     mode: str | None = None,
@@ -62,12 +88,16 @@ def _debugger(
     command: str | None = None,
     apply: bool = False,
     response_schema: dict[str, Any] | type[BaseModel] | None = None,
+    code_runner: RunnerPlan | None = None,
     **options: Any,
 ) -> StreamingAgent:
     from ponder.agents.debugger import build_debugger_agent
 
     if response_schema is not None:
         raise ValueError("the debugger answers with its own report; --schema does not apply")
+    if (mode or "fix") == "fix" and (code_runner or code_runner_plan()).kind != "bwrap":
+        problem = local_sandbox_problem() or "the macOS sandbox does not run the debugger yet"
+        raise ValueError(_DEBUGGER_NEEDS_BOX.format(problem=problem))
     return build_debugger_agent(
         mode=mode or "fix",  # type: ignore[arg-type]
         project=project,

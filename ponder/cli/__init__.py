@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ponder.cli.serve", "serve agents over HTTP (needs ponder[server])"),
     "doctor": ("ponder.cli.doctor", "probe the configured backend and print what it supports"),
     "index": ("ponder.cli.index", "index a folder for the local search tool"),
+    "fake-model": (
+        "ponder.cli.fake_model",
+        "serve a fake model on loopback (try ponder offline)",
+    ),
     "runs": ("ponder.cli.runs", "list runs; resume a paused or abandoned one"),
     "mcp": ("ponder.cli.mcp", "serve agents as MCP tools over stdio (needs ponder[mcp])"),
     "trace": ("ponder.cli.trace", "print a --trace file as a timeline of steps, calls and tokens"),

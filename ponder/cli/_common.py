@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ponder.backends import BackendError, ChatBackend
     from ponder.graphs import Budgets
     from ponder.memory import MemoryStore
+    from ponder.tools.code import RunnerPlan
 
 __all__ = [
     "AGENT_NAMES",
@@ -35,8 +36,11 @@ __all__ = [
     "CliError",
     "add_backend_options",
     "add_memory_options",
+    "add_sandbox_options",
+    "announce_runner",
     "backend_failure",
     "budgets_from",
+    "code_runner_from",
     "dim",
     "load_json_schema",
     "make_backend_from",
@@ -130,15 +134,51 @@ def make_backend_from(args: argparse.Namespace) -> ChatBackend:
     except ValueError as exc:
         if args.base_url or api_key or args.provider != "auto":
             raise CliError(str(exc), EXIT_USAGE) from None
-    from ponder.backends.local import LocalModelError, default_local_backend
+    from ponder.backends.local import ENV_LOCAL_MODEL, LocalModelError, default_local_backend
 
     try:
         backend = default_local_backend()
-    except LocalModelError:
+    except LocalModelError as exc:
+        if os.environ.get(ENV_LOCAL_MODEL, "").strip():
+            raise CliError(str(exc), EXIT_USAGE) from None  # configured, and wrong: say so
+        if args.model:
+            raise CliError(
+                f"--model / PONDER_MODEL is {args.model!r}, but no server to ask it: set "
+                "PONDER_BASE_URL (e.g. http://localhost:8000/v1), or --provider deepseek with "
+                "PONDER_API_KEY",
+                EXIT_USAGE,
+            ) from None
         raise CliError(NO_BACKEND_HINT, EXIT_USAGE) from None
     if sys.stderr.isatty():
-        print("ponder: no backend configured; using the in-process local model", file=sys.stderr)
+        print(f"ponder: using the in-process local model {backend.model}", file=sys.stderr)
     return backend
+
+
+def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
+    """``--allow-unsandboxed``, for machines where no code sandbox can run."""
+    parser.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="where no sandbox can run (no bubblewrap, no E2B_API_KEY), let run_python run "
+        "code WITHOUT isolation instead of leaving it out",
+    )
+
+
+def code_runner_from(args: argparse.Namespace, *, announce: bool = True) -> RunnerPlan:
+    """How ``run_python`` runs here; with ``announce``, says so now in one line on stderr
+    when it is not the box (see :func:`announce_runner` for saying it later)."""
+    from ponder.agents.registry import code_runner_plan
+
+    plan = code_runner_plan(allow_unsandboxed=args.allow_unsandboxed)
+    if announce:
+        announce_runner(plan, args)
+    return plan
+
+
+def announce_runner(plan: RunnerPlan, args: argparse.Namespace) -> None:
+    """The plan's one line on stderr, if it has one (the debugger has its own rule)."""
+    if plan.note is not None and getattr(args, "agent", None) != "debugger":
+        print(f"ponder: {plan.note}", file=sys.stderr)
 
 
 def mcp_servers_from(args: argparse.Namespace) -> list[Any]:
@@ -196,7 +236,7 @@ def backend_failure(exc: BackendError, base_url: str | None) -> CliError:
     from ponder.backends.local import LocalModelError
 
     if isinstance(exc, LocalModelError):
-        return CliError(f"{NO_BACKEND_HINT} (the local model is unavailable: {exc})", EXIT_USAGE)
+        return CliError(str(exc), EXIT_USAGE)  # its own advice comes first
     if isinstance(exc, ConnectionFailedError):
         return CliError(f"cannot reach the model backend at {base_url}: {exc}", EXIT_UNREACHABLE)
     if isinstance(exc, AuthenticationError):

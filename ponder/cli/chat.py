@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from ponder.cli._common import AGENT_NAMES, add_backend_options, add_memory_options
+from ponder.cli._common import (
+    AGENT_NAMES,
+    add_backend_options,
+    add_memory_options,
+    add_sandbox_options,
+)
 
 __all__ = ["add_arguments", "main"]
 
@@ -17,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--agent", default="react", choices=AGENT_NAMES, help="which agent (default: react)"
     )
     add_memory_options(parser)
+    add_sandbox_options(parser)
     parser.add_argument("--thread", default=None, help="resume this conversation")
     parser.add_argument(
         "--max-steps", type=int, default=None, help="model calls that may use tools"
@@ -32,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the session until the user leaves; 0, or 2 for bad options or configuration."""
+    import asyncio
+
     from ponder.cli.chat_session import chat_main
 
     return asyncio.run(chat_main(args))

@@ -30,8 +30,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ponder.agents import FinalEvent, RunResult, StreamingAgent
-from ponder.backends import BackendError, ChatBackend, ConnectionFailedError, make_backend
-from ponder.cli._common import NO_BACKEND_HINT, short
+from ponder.backends import BackendError, ChatBackend, ConnectionFailedError
+from ponder.cli._common import code_runner_from, make_backend_from, short
 from ponder.graphs import (
     AnswerDelta,
     Budgets,
@@ -70,9 +70,7 @@ async def chat_main(args: argparse.Namespace) -> int:
         thread_id = _thread_id(args.thread)
     except ValueError as exc:
         return _fail(str(exc))
-    backend = _open_backend(args)
-    if backend is None:
-        return EXIT_USAGE
+    backend = make_backend_from(args)  # the local model too; a CliError is one line
     try:
         memory = MemoryStore.from_url(args.memory)
     except ValueError as exc:
@@ -81,7 +79,12 @@ async def chat_main(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     try:
         try:
-            options: dict[str, Any] = {"backend": backend, "memory": memory, "budgets": budgets}
+            options: dict[str, Any] = {
+                "backend": backend,
+                "memory": memory,
+                "budgets": budgets,
+                "code_runner": code_runner_from(args),
+            }
             if getattr(args, "approve", None):
                 if args.agent != "react":
                     return _fail("--approve is an option of --agent react")
@@ -112,18 +115,6 @@ def _thread_id(given: str | None) -> str:
     if not given.strip() or len(given) > THREAD_ID_MAX or "\x00" in given:
         raise ValueError(f"--thread must be 1 to {THREAD_ID_MAX} characters")
     return given
-
-
-def _open_backend(args: argparse.Namespace) -> ChatBackend | None:
-
-    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
-    try:
-        return make_backend(
-            provider=args.provider, base_url=args.base_url, model=args.model, api_key=api_key
-        )
-    except ValueError as exc:
-        _fail(NO_BACKEND_HINT if not (args.base_url or api_key) else str(exc))
-        return None
 
 
 # --------------------------------------------------------------- session

@@ -16,12 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Probe, print the table, return the exit code."""
+    """Probe what ``ponder run`` would use, print the table, return the exit code.
+
+    With no server configured that is the in-process local model, probed here.
+    """
     from ponder.cli.doctor_probe import doctor_main
 
+    api_key = args.api_key or os.environ.get("PONDER_API_KEY")
+    local = not (args.base_url or api_key) and args.provider == "auto"
     return doctor_main(
         provider=args.provider,
         base_url=args.base_url,
         model=args.model,
-        api_key=args.api_key or os.environ.get("PONDER_API_KEY"),
+        api_key=api_key,
+        local=local,
     )

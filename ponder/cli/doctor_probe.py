@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -77,6 +78,8 @@ class DoctorReport:
     checks: tuple[Check, ...]
     exit_code: int = EXIT_OK
     reason: str | None = None
+    note: str | None = None
+    """The summary line instead of the one made from the checks."""
 
     def check(self, name: str) -> Check:
         """The row called ``name``."""
@@ -89,24 +92,54 @@ class DoctorReport:
         for c in self.checks:
             lines.append(f"  {c.name.ljust(width)}  {c.status.upper():4}  {c.detail}")
         lines.append("")
-        if self.reason:
-            lines.append(f"unusable: {self.reason}")
-        else:
-            lines.append("usable: ponder can run agents on this backend")
+        lines.append(self.summary())
         return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line a user can act on: usable or not, and what the warnings mean."""
+        if self.reason:
+            return f"unusable: {self.reason}"
+        if self.note:
+            return self.note
+        warned = [c.name for c in self.checks if c.status == "warn"]
+        if not warned:
+            return "usable: ponder can run agents on this backend"
+        return (
+            "usable: ponder can run agents on this backend and works around what is "
+            f"marked WARN ({', '.join(warned)})"
+        )
 
 
 def doctor_main(
-    *, provider: str, base_url: str | None, model: str | None, api_key: str | None
+    *,
+    provider: str,
+    base_url: str | None,
+    model: str | None,
+    api_key: str | None,
+    local: bool = False,
 ) -> int:
-    """Probe the backend, print the table, return the exit code."""
+    """Probe the backend (``local``: the in-process model), print the table, return the code.
+
+    The probes provoke the server on purpose; the backend's own warnings about
+    adjusting to its answers are muted here, the table says what was found.
+    """
+    backends_log = logging.getLogger("ponder.backends")
+    level = backends_log.level
+    backends_log.setLevel(logging.ERROR)
     try:
-        report = asyncio.run(
-            diagnose(provider=provider, base_url=base_url, model=model, api_key=api_key)
-        )
+        if local:
+            from ponder.cli.doctor_local import diagnose_local
+
+            report = diagnose_local()
+        else:
+            report = asyncio.run(
+                diagnose(provider=provider, base_url=base_url, model=model, api_key=api_key)
+            )
     except ValueError as exc:
         print(f"ponder doctor: {exc}")
         return EXIT_USAGE
+    finally:
+        backends_log.setLevel(level)
     print(report.table())
     return report.exit_code
 

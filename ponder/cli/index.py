@@ -12,17 +12,28 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(index: argparse.ArgumentParser) -> None:
     """The options of ``ponder index``."""
-    index.add_argument("folder", type=Path)
+    index.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        help="folder of documents to add (without it: build the default index of the Python "
+        "docs, stdlib and sympy now, instead of on the first search)",
+    )
     index.add_argument("--db", default=None, help="index file (default: the user data dir)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Index the folder and print what changed."""
-    from ponder.tools.search import index_command
+    from ponder.tools.search import LocalIndex, index_command
 
-    if not args.folder.is_dir():
+    if args.folder is None:
+        index = LocalIndex(args.db) if args.db else LocalIndex.default()
+        print(f"building the default search index in {index.path} …", flush=True)
+        stats = index.index_default_corpus()
+    elif not args.folder.is_dir():
         raise CliError(f"not a folder: {args.folder}", EXIT_USAGE)
-    stats = index_command(str(args.folder), args.db)
+    else:
+        stats = index_command(str(args.folder), args.db)
     print(
         f"indexed {stats.files_indexed} files ({stats.files_unchanged} unchanged, "
         f"{stats.files_removed} removed), {stats.chunks} chunks in {stats.seconds:.1f} s"

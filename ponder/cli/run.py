@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -18,8 +17,11 @@ from ponder.cli._common import (
     CliError,
     add_backend_options,
     add_memory_options,
+    add_sandbox_options,
+    announce_runner,
     backend_failure,
     budgets_from,
+    code_runner_from,
     dim,
     load_json_schema,
     make_backend_from,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from ponder.backends import ChatBackend
     from ponder.graphs import Budgets
     from ponder.memory import MemoryStore
+    from ponder.tools.code import RunnerPlan
 
 __all__ = ["add_arguments", "main"]
 
@@ -61,6 +64,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         help="debugger: apply the patch to the project once it passed in the sandbox",
     )
     add_memory_options(run)
+    add_sandbox_options(run)
     run.add_argument("--thread", default=None, help="continue this conversation")
     run.add_argument(
         "--schema", type=Path, default=None, help="JSON Schema file the answer must satisfy"
@@ -100,6 +104,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the question; the exit code says how it ended."""
+    import asyncio
+
     with telemetry_from(args):
         return asyncio.run(_run(args))
 
@@ -112,10 +118,13 @@ async def _run(args: argparse.Namespace) -> int:
     budgets = budgets_from(args)
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
+    runner = code_runner_from(args, announce=False)  # said once the model answers
     try:
-        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers)
+        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers, runner)
         try:
-            result = await _stream(agent.astream(args.question, thread_id=args.thread), args)
+            result = await _stream(
+                agent.astream(args.question, thread_id=args.thread), args, runner
+            )
             result = await settle(agent, result, args)
         finally:
             await agent.aclose()
@@ -136,6 +145,7 @@ def _build_agent(
     budgets: Budgets,
     schema: dict[str, Any] | None,
     mcp_servers: list[Any],
+    runner: RunnerPlan,
 ) -> StreamingAgent:
     from ponder.agents.registry import build_agent
 
@@ -144,6 +154,7 @@ def _build_agent(
         "memory": memory,
         "budgets": budgets,
         "response_schema": schema,
+        "code_runner": runner,
     }
     if args.mode is not None:
         options["mode"] = args.mode
@@ -186,16 +197,34 @@ async def settle(agent: StreamingAgent, result: RunResult, args: argparse.Namesp
     return result
 
 
-async def _stream(events: AsyncIterator[AgentEvent], args: argparse.Namespace) -> RunResult:
+async def _stream(
+    events: AsyncIterator[AgentEvent], args: argparse.Namespace, runner: RunnerPlan | None = None
+) -> RunResult:
     from ponder.agents import FinalEvent
-    from ponder.graphs import AnswerDelta, ReasoningEvent, ToolCallEvent, ToolResultEvent
+    from ponder.graphs import (
+        AnswerDelta,
+        ErrorEvent,
+        ReasoningEvent,
+        RetryEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+    )
 
     out, err = sys.stdout, sys.stderr
     live_answer = _streams_answer(args)
     live_tools = err.isatty()
     in_reasoning = False
+    reasoning_step = 0
+    announced = runner is None
     async for event in events:
+        if not announced and not isinstance(event, ErrorEvent | RetryEvent):
+            announced = True  # once the model answers, so that a failure stays one line
+            assert runner is not None
+            announce_runner(runner, args)
         if isinstance(event, ReasoningEvent) and args.show_reasoning:
+            if in_reasoning and event.step != reasoning_step:
+                write(err, "\n\n")  # another model call's thought: not glued to the last
+            reasoning_step = event.step
             write(err, dim(event.text, err))
             in_reasoning = True
             continue
@@ -227,8 +256,9 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
         if _streams_answer(args):
             if result.answer_text:
                 print()  # the answer streamed already; end its line
-        elif args.schema is not None and result.answer is not None:
-            print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
+        elif args.schema is not None:  # stdout holds valid JSON or nothing
+            if result.ok and result.answer is not None:
+                print(json.dumps(result.to_json_dict()["answer"], ensure_ascii=False, indent=2))
         elif result.answer_text:
             print(result.answer_text)
         print(f"thread: {result.thread_id}", file=sys.stderr)

@@ -14,7 +14,9 @@ from ponder.cli._common import (
     CliError,
     add_backend_options,
     add_memory_options,
+    add_sandbox_options,
     budgets_from,
+    code_runner_from,
     make_backend_from,
     open_memory,
 )
@@ -36,6 +38,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=8000)
     add_backend_options(serve)
     add_memory_options(serve)
+    add_sandbox_options(serve)
     serve.add_argument(
         "--agent",
         action="append",
@@ -110,9 +113,12 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
     budgets = budgets_from(args)
+    runner = code_runner_from(args)
 
     def factory(name: str) -> Callable[[], StreamingAgent]:
-        return lambda: build_agent(name, backend=backend, memory=memory, budgets=budgets)
+        return lambda: build_agent(
+            name, backend=backend, memory=memory, budgets=budgets, code_runner=runner
+        )
 
     tokens = [t for t in os.environ.get("PONDER_SERVER_TOKENS", "").split(",") if t.strip()]
     app = create_app(

@@ -57,7 +57,7 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route HTTP and validation errors through :func:`error_response`."""
+    """Route HTTP, validation and unexpected errors through :func:`error_response`."""
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -73,7 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
             422, "invalid_request", f"invalid request: {summary}", details=details
         )
 
+    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        message = f"the server failed ({type(exc).__name__}); see its log"
+        return error_response(500, "server_error", message)
+
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, validation_error)
 
 

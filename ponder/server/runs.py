@@ -239,7 +239,10 @@ class RunManager:
         if isinstance(source, StreamingAgent):
             yield source
             return
-        agent = source()
+        try:
+            agent = source()
+        except Exception as exc:  # e.g. a tool it needs cannot run on this machine
+            raise ApiError(503, "agent_unavailable", f"agent {name!r} cannot start: {exc}") from exc
         if not isinstance(agent, StreamingAgent):
             raise TypeError(f"the factory of agent {name!r} returned {type(agent).__name__}")
         try:

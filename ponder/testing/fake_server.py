@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -54,7 +55,8 @@ class FakeModelServer:
 
     ``shape`` picks the provider whose wire is spoken (see ``SHAPE_NAMES``);
     ``api_key`` makes a missing or wrong ``Authorization: Bearer`` a 401;
-    ``enforce_rules`` answers requests the real provider rejects with its 400.
+    ``enforce_rules`` answers requests the real provider rejects with its 400;
+    ``port`` 0 takes any free port.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class FakeModelServer:
         api_key: str | None = None,
         enforce_rules: bool = True,
         model: str = "fake-r1",
+        port: int = 0,
     ) -> None:
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; choose one of: {', '.join(SHAPE_NAMES)}")
@@ -81,6 +84,7 @@ class FakeModelServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._wanted_port = port
         self._connections: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -153,7 +157,9 @@ class FakeModelServer:
         asyncio.set_event_loop(loop)
         try:
             server = loop.run_until_complete(
-                asyncio.start_server(self._serve_connection, "127.0.0.1", 0, backlog=4096)
+                asyncio.start_server(
+                    self._serve_connection, "127.0.0.1", self._wanted_port, backlog=4096
+                )
             )
         except OSError as exc:
             failure.append(exc)
@@ -210,6 +216,7 @@ class FakeModelServer:
         body = request.json()
         self.requests.append(
             RecordedRequest(
+                received_at=time.time(),
                 method=request.method,
                 path=request.path,
                 headers={

@@ -122,13 +122,15 @@ class RecordedRequest:
     """One request as the fake server received it (credentials redacted).
 
     Header names are lower-cased; ``body`` is the parsed JSON body, or
-    ``None`` when there was none or it was not JSON.
+    ``None`` when there was none or it was not JSON; ``received_at`` is when
+    it was read in full (``time.time()``).
     """
 
     method: str
     path: str
     headers: dict[str, str]
     body: dict[str, Any] | None
+    received_at: float = 0.0
 
 
 def _tokens(chars: int) -> int:

@@ -79,7 +79,7 @@ async def test_tool_loop_streams_events_and_answers() -> None:
     assert isinstance(final, FinalEvent)
     result = final.result
     assert result.ok and result.answer == "2 + 3 = 5." and result.steps == 2
-    assert result.reasoning == "I should add 2 and 3.The tool said 5."
+    assert result.reasoning == "I should add 2 and 3.\n\nThe tool said 5."  # steps kept apart
     assert "reasoning" not in result.to_json_dict()
     assert "The tool said" not in json.dumps(result.to_json_dict())
     assert "The tool said" not in repr(result)

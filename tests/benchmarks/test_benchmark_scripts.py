@@ -22,6 +22,7 @@ CASES = {
     "memory_store.py": (["--turns", "20", "--loads", "2"], "add_turn"),
     "parser_throughput.py": (["--mb", "0.05"], "ThinkSplitter"),
     "code_runner.py": ([], "sandbox warm call"),
+    "cli_startup.py": (["--reps", "1"], "first request"),
     "durable_runs.py": (
         ["--steps", "1", "--reps", "1", "--workers", "1", "--runs", "2", "--clients", "1"],
         "Checkpoint cost per step",
@@ -31,8 +32,17 @@ CASES = {
 }
 
 
+NEEDS_SANDBOX = {"code_runner.py"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(CASES))
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(s, marks=pytest.mark.sandbox) if s in NEEDS_SANDBOX else s
+        for s in sorted(CASES)
+    ],
+)
 def test_benchmark_script_runs(script: str, tmp_path: Path) -> None:
     args, expected = CASES[script]
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}

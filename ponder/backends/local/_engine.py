@@ -44,6 +44,8 @@ class GenerationStats:
     finish_reason: Literal["stop", "length"]
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int | None = None
+    """Prompt tokens reused from an earlier evaluation instead of read again."""
 
 
 Work = Callable[[Emit, threading.Event], GenerationStats]
@@ -144,7 +146,9 @@ async def stream_work(
                 raise _as_backend_error(item.error, profile.name)
             stats = item.stats
             usage = Usage(
-                prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
+                prompt_tokens=stats.prompt_tokens,
+                completion_tokens=stats.completion_tokens,
+                cached_tokens=stats.cached_tokens,
             )
             for event in assembler.add(Delta(finish_reason=stats.finish_reason, usage=usage)):
                 yield event

@@ -22,7 +22,8 @@ def default_local_backend(*, cache_dir: Path | None = None) -> ChatBackend:
 
     ``PONDER_LOCAL_MODEL`` names a GGUF file. Without it, the default model
     (DeepSeek-R1-Distill-Qwen-1.5B, Q4_K_M, about 1.1 GB) is used from the
-    cache, downloaded there on first use. Raises :class:`LocalModelError`
+    cache, downloaded there on first use; evaluated prompts are kept beside
+    it (``prompts/``) so the next process skips the system prompt. Raises :class:`LocalModelError`
     when the ``[local]`` extra is missing or ``PONDER_LOCAL_MODEL`` names no file.
     """
     if find_spec("llama_cpp") is None:
@@ -34,6 +35,8 @@ def default_local_backend(*, cache_dir: Path | None = None) -> ChatBackend:
         )
     from ponder.backends.local.llamacpp import LlamaCppBackend
 
+    models = cache_dir or default_cache_dir()
+    prompts = models.parent / "prompts"  # evaluated system prompts, for the next process
     configured = os.environ.get(ENV_LOCAL_MODEL, "").strip()
     if configured:
         path = Path(configured).expanduser()
@@ -41,5 +44,5 @@ def default_local_backend(*, cache_dir: Path | None = None) -> ChatBackend:
             raise LocalModelError(
                 f"{ENV_LOCAL_MODEL}={configured!r} is not a file; point it at a GGUF"
             )
-        return LlamaCppBackend(path)
-    return LlamaCppBackend(model_file=DEFAULT_MODEL, cache_dir=cache_dir or default_cache_dir())
+        return LlamaCppBackend(path, prompt_cache=prompts)
+    return LlamaCppBackend(model_file=DEFAULT_MODEL, cache_dir=models, prompt_cache=prompts)

@@ -29,6 +29,7 @@ __all__ = [
     "ENV_LOCAL_MODEL",
     "LocalModelError",
     "ModelFile",
+    "cached_model_path",
     "default_cache_dir",
     "ensure_model",
     "sha256_file",
@@ -79,6 +80,11 @@ def default_cache_dir() -> Path:
     return user_cache_path("ponder") / "models"
 
 
+def cached_model_path(model: ModelFile, *, cache_dir: Path | None = None) -> Path:
+    """Where ``model`` lives in the cache once downloaded (it may not be there yet)."""
+    return (cache_dir or default_cache_dir()) / model.repo_id.replace("/", "--") / model.filename
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -100,10 +106,10 @@ def ensure_model(
     Raises :class:`LocalModelError` when the download fails or the hash
     does not match (the partial file is removed).
     """
-    folder = (cache_dir or default_cache_dir()) / model.repo_id.replace("/", "--")
-    target = folder / model.filename
+    target = cached_model_path(model, cache_dir=cache_dir)
     if target.is_file():
         return target
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     endpoint = (os.environ.get(_ENV_ENDPOINT) or _HUB).rstrip("/")
     url = f"{endpoint}/{model.repo_id}/resolve/{model.revision}/{model.filename}"
@@ -170,10 +176,12 @@ def _local_hint(model: ModelFile) -> str:
 
 
 def _unreachable(model: ModelFile, url: str, exc: httpx.HTTPError) -> str:
-    size = f" ({model.size_hint})" if model.size_hint else ""
+    size = f", {model.size_hint}" if model.size_hint else ""
     return (
-        f"could not download the local model {model.filename}{size} from {url} "
-        f"({type(exc).__name__}); is there a network connection? {_local_hint(model)}"
+        f"cannot download the local model ({model.filename}{size}): no network? "
+        f"Set {ENV_LOCAL_MODEL}=/path/to/model.gguf to use a file you have, "
+        "PONDER_BASE_URL and PONDER_MODEL for a model server, or PONDER_API_KEY with "
+        f"--provider deepseek ({type(exc).__name__} from {url})"
     )
 
 

@@ -22,12 +22,13 @@ import atexit
 import codecs
 import json
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ponder.backends.errors import ContextLengthError
 from ponder.backends.local._engine import (
@@ -39,6 +40,8 @@ from ponder.backends.local._engine import (
     stream_work,
 )
 from ponder.backends.local.download import LocalModelError, ModelFile, ensure_model
+from ponder.backends.local.progress import Progress
+from ponder.backends.local.prompt_cache import PromptCache, model_key
 from ponder.backends.local.template import ChatTemplate, Thinking
 from ponder.backends.types import (
     ChatRequest,
@@ -109,6 +112,10 @@ class LlamaCppBackend(LocalBackend):
     and file, downloaded once into ``cache_dir``). ``chat_template`` overrides
     the template in the GGUF header; ``thinking`` decides when ``<think>\\n``
     is forced (see :class:`~ponder.backends.local.template.ChatTemplate`).
+    ``prompt_cache`` is a folder where evaluated prompts are kept for later
+    processes (see :mod:`~ponder.backends.local.prompt_cache`; ``None``: only
+    this process reuses them). ``progress`` shows loading and prompt reading
+    when it is a terminal.
     """
 
     def __init__(
@@ -123,6 +130,8 @@ class LlamaCppBackend(LocalBackend):
         chat_template: str | None = None,
         thinking: Thinking = "auto",
         name: str | None = None,
+        prompt_cache: Path | None = None,
+        progress: TextIO | None = sys.stderr,
     ) -> None:
         if (model_path is None) == (model_file is None):
             raise ValueError("give exactly one of model_path= or model_file=")
@@ -138,6 +147,9 @@ class LlamaCppBackend(LocalBackend):
         self._name = name or (self._path.name if self._path else model_file.filename)  # type: ignore[union-attr]
         self._profile = local_profile("llamacpp-local")
         self._shared: _Shared | None = None
+        self._prompt_cache_dir = prompt_cache
+        self._prompt_cache: PromptCache | None = None
+        self._progress = progress
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Reasoning, content and tool-call deltas as the model writes them, then ``Completed``."""
@@ -146,8 +158,11 @@ class LlamaCppBackend(LocalBackend):
         answer = _answer_plan(request)
         opened = prompt.starts_in_thought
 
+        cache, progress = self._prompt_cache, self._progress
+
         def work(emit: Emit, stop: threading.Event) -> GenerationStats:
-            return _generate(shared, prompt.text, request, answer, opened, emit, stop)
+            run = _Run(shared.llm, request, answer, emit, stop, cache=cache, progress=progress)
+            return _generate(shared, run, prompt.text, opened, stop)
 
         events = stream_work(
             work, profile=self._profile, starts_in_thought=opened, model=self._name
@@ -170,7 +185,11 @@ class LlamaCppBackend(LocalBackend):
         with _MODELS_LOCK:
             shared = _MODELS.get(key)
             if shared is None:
-                shared = _MODELS[key] = _open(key, self._chat_template, self._thinking)
+                shared = _MODELS[key] = _open(
+                    key, self._chat_template, self._thinking, self._progress
+                )
+        if self._prompt_cache_dir is not None:
+            self._prompt_cache = PromptCache(self._prompt_cache_dir / model_key(path, n_ctx))
         if self._chat_template is not None or self._thinking != "auto":
             shared = _Shared(
                 shared.llm, shared.lock, _template(shared.llm, self._chat_template, self._thinking)
@@ -188,9 +207,19 @@ def _require_llama_cpp() -> None:
         ) from None
 
 
-def _open(key: _Key, chat_template: str | None, thinking: Thinking) -> _Shared:
+def _open(key: _Key, chat_template: str | None, thinking: Thinking, out: TextIO | None) -> _Shared:
     from llama_cpp import Llama
 
+    size_mb = os.path.getsize(key.path) / 1e6
+    progress = Progress(out, f"loading {os.path.basename(key.path)} ({size_mb:,.0f} MB)")
+    loaded = threading.Event()
+
+    def tick() -> None:  # the load is one blocking call: keep the elapsed time moving
+        while not loaded.wait(0.25):
+            progress.update(0)
+
+    ticker = threading.Thread(target=tick, name="ponder-load-progress", daemon=True)
+    ticker.start()
     try:
         llm = Llama(
             key.path,
@@ -201,6 +230,10 @@ def _open(key: _Key, chat_template: str | None, thinking: Thinking) -> _Shared:
         )
     except (ValueError, RuntimeError) as exc:
         raise LocalModelError(f"llama.cpp could not load {key.path}: {exc}") from None
+    finally:
+        loaded.set()
+        ticker.join()
+        progress.done()
     return _Shared(llm, threading.Lock(), _template(llm, chat_template, thinking))
 
 
@@ -251,20 +284,14 @@ def _find_tool(tools: Sequence[ToolSpec], name: str) -> ToolSpec:
 
 
 def _generate(
-    shared: _Shared,
-    text: str,
-    request: ChatRequest,
-    answer: _Answer,
-    opened: bool,
-    emit: Emit,
-    stop: threading.Event,
+    shared: _Shared, run: _Run, text: str, opened: bool, stop: threading.Event
 ) -> GenerationStats:
     """Blocking generation on the worker thread, holding the model's lock."""
     while not shared.lock.acquire(timeout=_LOCK_POLL_S):
         if stop.is_set():
             return GenerationStats("stop", 0, 0)
     try:
-        return _Run(shared.llm, request, answer, emit, stop).run(text, in_thought=opened)
+        return run.run(text, in_thought=opened)
     finally:
         shared.lock.release()
 
@@ -273,7 +300,15 @@ class _Run:
     """One generation: prompt, optional thought, then the answer (maybe constrained)."""
 
     def __init__(
-        self, llm: Llama, request: ChatRequest, answer: _Answer, emit: Emit, stop: threading.Event
+        self,
+        llm: Llama,
+        request: ChatRequest,
+        answer: _Answer,
+        emit: Emit,
+        stop: threading.Event,
+        *,
+        cache: PromptCache | None = None,
+        progress: TextIO | None = None,
     ) -> None:
         import llama_cpp
 
@@ -285,6 +320,10 @@ class _Run:
         self._matcher = StopMatcher(request.stop)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._generated = 0
+        self._cache = cache
+        self._progress = progress
+        self.reused = 0
+        """Prompt tokens not evaluated again (this process's or the disk cache's)."""
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         self._vocab = vocab
 
@@ -323,7 +362,10 @@ class _Run:
         if tail and finish != "cancelled":
             self._emit(tail)
         return GenerationStats(
-            "length" if finish == "length" else "stop", prompt_tokens, self._generated
+            "length" if finish == "length" else "stop",
+            prompt_tokens,
+            self._generated,
+            cached_tokens=self.reused,
         )
 
     def _constrained(self, tokens: list[int], budget: int) -> str:
@@ -368,23 +410,36 @@ class _Run:
         return "stop"
 
     def _evaluate_prompt(self, tokens: list[int]) -> bool:
-        """Evaluate all but the last prompt token in chunks, reusing the cached prefix.
+        """Evaluate all but the last prompt token in chunks, reusing a cached prefix.
 
-        Returns False when stopped midway. ``generate`` then finds the prefix
-        cached and evaluates only the last token.
+        The prefix comes from this context (an earlier call in this process)
+        or from the disk cache, whichever is longer. Returns False when
+        stopped midway. ``generate`` then finds the prefix evaluated and
+        evaluates only the last token.
         """
         llm = self._llm
+        head = tokens[:-1]
         cached = llm._input_ids.tolist()
         same = 0
-        for a, b in zip(cached, tokens[:-1], strict=False):
+        for a, b in zip(cached, head, strict=False):
             if a != b:
                 break
             same += 1
+        if self._cache is not None and len(head) - same >= self._cache.min_new:
+            same = self._cache.restore(llm, head, same)
         llm.n_tokens = same
-        for start in range(same, len(tokens) - 1, _PROMPT_CHUNK):
-            if self._stop.is_set():
-                return False
-            llm.eval(tokens[start : min(start + _PROMPT_CHUNK, len(tokens) - 1)])
+        self.reused = same
+        progress = Progress(self._progress, "reading the prompt", len(head), "tokens")
+        try:
+            for start in range(same, len(head), _PROMPT_CHUNK):
+                if self._stop.is_set():
+                    return False
+                progress.update(start)
+                llm.eval(head[start : start + _PROMPT_CHUNK])
+        finally:
+            progress.done()
+        if self._cache is not None and len(head) - same >= self._cache.min_new:
+            self._cache.save(llm, head)
         return not self._stop.is_set()
 
     def _tokenize(self, text: str, *, bos: bool) -> list[int]:

@@ -65,8 +65,9 @@ _START_TIMEOUT_S = 60.0
 _CPU_POLL_S = 0.2
 _INSTALL_HINT = (
     "Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
-    "`dnf install bubblewrap`) and allow user namespaces, or pass "
-    "allow_unsandboxed=True to run with rlimits and a scrubbed environment only."
+    "`dnf install bubblewrap`) and allow user namespaces, or pass allow_unsandboxed=True "
+    "(`--allow-unsandboxed` on the command line) to run with rlimits and a scrubbed "
+    "environment only."
 )
 _SIGNAL_CAUSES = {
     signal.SIGXCPU: "CPU time limit exceeded",

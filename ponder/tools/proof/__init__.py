@@ -5,6 +5,7 @@ Model text is parsed by a whitelist ``ast`` walker (never ``eval``); sympy and z
 work runs in killable worker processes under a time limit.
 """
 
+from ._errors import ParseError
 from .checker import check_proof
 from .claims import (
     Claim,
@@ -15,7 +16,6 @@ from .claims import (
     SolutionsClaim,
 )
 from .lean import LEAN_ENV
-from .safe_parse import ParseError
 from .tool import CheckProofArgs, check_proof_tool
 from .verdict import Verdict
 

@@ -13,33 +13,39 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .algebra import check_derivation, check_identity, check_solutions
 from .claims import Claim, LeanClaim
 from .lean import LEAN_ENV, check_lean
-from .numeric import TimeUp, time_limit
-from .safe_parse import ParseError
-from .smt import check_smt
 from .verdict import Verdict
 from .worker import JobFailed, JobTimeout, ProcessPool, default_pool
 
 __all__ = ["LEAN_ENV", "check_proof", "run_claim"]
 
 _SOFT_FRACTION = 0.85
-_CHECKS: dict[str, Callable[[dict[str, Any], float], Verdict]] = {
-    "identity": check_identity,
-    "solutions": check_solutions,
-    "derivation": check_derivation,
-    "smt": check_smt,
-}
 _CLAIM: TypeAdapter[Claim] = TypeAdapter(Claim)
+
+
+def _checks() -> dict[str, Callable[[dict[str, Any], float], Verdict]]:
+    # sympy and z3 load here, in the worker, never in the process that asks
+    from .algebra import check_derivation, check_identity, check_solutions
+    from .smt import check_smt
+
+    return {
+        "identity": check_identity,
+        "solutions": check_solutions,
+        "derivation": check_derivation,
+        "smt": check_smt,
+    }
 
 
 def run_claim(job: tuple[str, dict[str, Any], float]) -> Verdict:
     """Check one claim synchronously (the worker-process entry point)."""
+    from .numeric import TimeUp, time_limit
+    from .safe_parse import ParseError
+
     kind, data, seconds = job
     try:
         with time_limit(seconds):
-            return _CHECKS[kind](data, seconds * _SOFT_FRACTION)
+            return _checks()[kind](data, seconds * _SOFT_FRACTION)
     except ParseError as exc:
         return Verdict("unknown", kind, f"could not parse: {exc}")
     except TimeUp:

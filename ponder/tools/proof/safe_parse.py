@@ -19,6 +19,8 @@ from typing import Any
 import sympy
 import z3
 
+from ._errors import ParseError
+
 __all__ = [
     "MAX_CHARS",
     "MAX_DEPTH",
@@ -39,10 +41,6 @@ MAX_FACTORIAL = 1_000
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 _LONE_EQUALS = re.compile(r"(?<![<>=!])=(?!=)")
-
-
-class ParseError(ValueError):
-    """The text is not in the accepted math language; the message says why."""
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import re
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -181,6 +182,13 @@ class LocalIndex:
                     "SELECT value FROM meta WHERE key = ?", (_DEFAULT_CORPUS_KEY,)
                 ).fetchone()
             if row is None or row[0] != default_corpus_version():
+                if sys.stderr.isatty():  # once per Python/sympy version: say why search waits
+                    print(
+                        "ponder: building the offline search index (Python docs, stdlib, sympy; "
+                        "once; `ponder index` builds it ahead)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 self.index_default_corpus()
             self._default_corpus_ready = True
 
