@@ -104,6 +104,7 @@ CASES: dict[int, Callable[[Path], int]] = {
     4: _served([Turn(content="never")], "--api-key", "sk-wrong", api_key="sk-right"),
     5: _served([Turn(status=400, error_message="bad request")] * 3),
     6: _served([Turn(content="1. The Earth's", finish_reason="length")]),
+    7: _served([_LOOP], "--approve", "check_proof"),  # off a terminal: paused, run id printed
     130: _interrupted,
 }
 
