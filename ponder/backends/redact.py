@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "WINDOW", "reasoning_sent", "redact_echoes"]
+__all__ = ["REDACTED", "WINDOW", "reasoning_sent", "redact_echoes", "replace_windows", "windows"]
 
 REDACTED = "[redacted]"
 WINDOW = 16
@@ -53,25 +53,37 @@ def redact_echoes(message: str, secrets: Iterable[str]) -> str:
         return message
     grams: set[str] = set()
     for text in texts:
-        if len(text) < WINDOW:  # short secrets (keys) are matched whole
-            continue
-        grams.update(text[i : i + WINDOW] for i in range(len(text) - WINDOW + 1))
-    covered = [False] * len(message)
-    for i in range(len(message) - WINDOW + 1):
-        if message[i : i + WINDOW] in grams:
-            covered[i : i + WINDOW] = [True] * WINDOW
+        if len(text) >= WINDOW:  # short secrets (keys) are matched whole, below
+            grams.update(windows(text, WINDOW))
     for text in texts:
         if len(text) < WINDOW:
-            for match in re.finditer(re.escape(text), message):
-                covered[match.start() : match.end()] = [True] * len(text)
+            message = message.replace(text, REDACTED)
+    return replace_windows(message, grams, WINDOW, REDACTED)
+
+
+def windows(text: str, width: int) -> set[str]:
+    """Every run of ``width`` characters in ``text``."""
+    return {text[i : i + width] for i in range(len(text) - width + 1)}
+
+
+def replace_windows(text: str, grams: set[str], width: int, marker: str) -> str:
+    """``text`` with each stretch covered by runs from ``grams`` replaced by one ``marker``."""
+    if not grams or len(text) < width:
+        return text
+    covered = bytearray(len(text))
+    for i in range(len(text) - width + 1):
+        if text[i : i + width] in grams:
+            covered[i : i + width] = b"\x01" * width
+    if not any(covered):
+        return text
     out: list[str] = []
     i = 0
-    while i < len(message):
+    while i < len(text):
         if covered[i]:
-            while i < len(message) and covered[i]:
+            while i < len(text) and covered[i]:
                 i += 1
-            out.append(REDACTED)
+            out.append(marker)
         else:
-            out.append(message[i])
+            out.append(text[i])
             i += 1
     return "".join(out)

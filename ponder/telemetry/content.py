@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ponder.backends.redact import replace_windows, windows
 from ponder.backends.types import (
     AssistantMessage,
     Completion,
@@ -128,7 +129,7 @@ class Scrubber:
         if len(text) < _WINDOW:
             self._short.append(text)
             return
-        self._windows.update(text[i : i + _WINDOW] for i in range(len(text) - _WINDOW + 1))
+        self._windows.update(windows(text, _WINDOW))
 
     def scrub(self, text: str) -> str:
         """``text`` with every trace of this run's reasoning replaced."""
@@ -136,22 +137,4 @@ class Scrubber:
         text = _THINK.sub(REDACTED, text)
         for needle in self._short:
             text = text.replace(needle, REDACTED)
-        if not self._windows or len(text) < _WINDOW:
-            return text
-        covered = bytearray(len(text))
-        for i in range(len(text) - _WINDOW + 1):
-            if text[i : i + _WINDOW] in self._windows:
-                covered[i : i + _WINDOW] = b"\x01" * _WINDOW
-        if not any(covered):
-            return text
-        out: list[str] = []
-        i = 0
-        while i < len(text):
-            if covered[i]:
-                while i < len(text) and covered[i]:
-                    i += 1
-                out.append(REDACTED)
-            else:
-                out.append(text[i])
-                i += 1
-        return "".join(out)
+        return replace_windows(text, self._windows, _WINDOW, REDACTED)
