@@ -6,7 +6,6 @@ import asyncio
 import json
 import math
 import threading
-import time
 from datetime import date
 from typing import Any, Literal
 
@@ -245,13 +244,10 @@ async def test_run_all_overlaps_and_keeps_order() -> None:
 
     box = ToolBox([slow], max_concurrency=4)
     calls = [call("slow", {"i": i}, call_id=f"c{i}") for i in range(8)]
-    start = time.perf_counter()
     results = await box.run_all(calls)
-    elapsed = time.perf_counter() - start
     assert [r.output for r in results] == [str(i) for i in range(8)]
     assert [r.call_id for r in results] == [c.id for c in calls]
-    assert peak == 4
-    assert elapsed < 0.9  # serial would take 1.0 s; four at a time about 0.4 s
+    assert peak == 4  # four at a time overlap (the wall time is a benchmark's business)
 
 
 async def test_max_concurrency_one_is_serial_across_run_calls() -> None:
