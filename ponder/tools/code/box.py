@@ -115,14 +115,7 @@ async def launch_box(
     """Start a box running the worker in ``mode`` (``"session"`` or ``"command"``)."""
     config: dict[str, Any] = {
         "mode": mode,
-        "limits": {
-            "cpu_s": limits.cpu_s,
-            "memory_mb": limits.memory_mb,
-            "max_processes": limits.max_processes,
-            "max_open_files": limits.max_open_files,
-            "max_file_mb": limits.max_file_mb,
-            "max_output_chars": limits.max_output_chars,
-        },
+        "limits": limits.for_worker(),
         "site_dirs": site_dirs(),
         "seed": None if seed is None else _BOX_SEED,
         "argv": argv,

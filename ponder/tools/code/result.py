@@ -57,6 +57,17 @@ class SandboxLimits:
         if self.wall_timeout_s <= 0:
             raise ValueError("SandboxLimits.wall_timeout_s must be positive")
 
+    def for_worker(self) -> dict[str, int]:
+        """The limits the worker sets on itself (rlimits, output cap), as its config holds them."""
+        return {
+            "cpu_s": self.cpu_s,
+            "memory_mb": self.memory_mb,
+            "max_processes": self.max_processes,
+            "max_open_files": self.max_open_files,
+            "max_file_mb": self.max_file_mb,
+            "max_output_chars": self.max_output_chars,
+        }
+
 
 @dataclass(frozen=True)
 class ExecutionError:

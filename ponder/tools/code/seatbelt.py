@@ -117,14 +117,7 @@ class SeatbeltSandbox(LocalSandbox):
         tmp.mkdir(exist_ok=True)
         config: dict[str, Any] = {
             "mode": "session",
-            "limits": {
-                "cpu_s": self.limits.cpu_s,
-                "memory_mb": self.limits.memory_mb,
-                "max_processes": self.limits.max_processes,
-                "max_open_files": self.limits.max_open_files,
-                "max_file_mb": self.limits.max_file_mb,
-                "max_output_chars": self.limits.max_output_chars,
-            },
+            "limits": self.limits.for_worker(),
             "site_dirs": [],
             "seed": None,
         }
