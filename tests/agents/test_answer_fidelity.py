@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from backends.backend_helpers import PROFILE_FOR_SHAPE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,19 +27,6 @@ from ponder.memory.redaction import contains_reasoning, has_reasoning_keys
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 from ponder.testing.shapes import SHAPE_NAMES
 
-PROFILE_FOR_SHAPE = {
-    "deepseek": "deepseek",
-    "deepseek-r1": "deepseek-r1",
-    "vllm": "vllm",
-    "sglang": "sglang",
-    "ollama": "ollama",
-    "llamacpp": "llamacpp",
-    "llamacpp-none": "llamacpp",
-    "llamacpp-r1-none": "llamacpp",
-    "openrouter": "openrouter",
-    "raw": "openai-compatible",
-    "distill": "openai-compatible",
-}
 _FRAGMENTS = st.sampled_from(
     ["</think>", "<think>", "<｜User｜>", "<｜DSML｜x", "< think >", "<", "｜", "\n", " ", "ok"]
 )
