@@ -24,16 +24,21 @@ def add_arguments(index: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Index the folder and print what changed."""
-    from ponder.tools.search import LocalIndex, index_command
+    from ponder.tools.search import LocalIndex
+    from ponder.tools.search.progress import ProgressBar
 
+    index = LocalIndex(args.db) if args.db else LocalIndex.default()
     if args.folder is None:
-        index = LocalIndex(args.db) if args.db else LocalIndex.default()
         print(f"building the default search index in {index.path} …", flush=True)
-        stats = index.index_default_corpus()
+        bar = ProgressBar.on_terminal("indexing")
+        stats = index.index_default_corpus(progress=bar)
     elif not args.folder.is_dir():
         raise CliError(f"not a folder: {args.folder}", EXIT_USAGE)
     else:
-        stats = index_command(str(args.folder), args.db)
+        bar = ProgressBar.on_terminal("indexing")
+        stats = index.index_folder(args.folder, progress=bar)
+    if bar is not None:
+        bar.finish()
     print(
         f"indexed {stats.files_indexed} files ({stats.files_unchanged} unchanged, "
         f"{stats.files_removed} removed), {stats.chunks} chunks in {stats.seconds:.1f} s"

@@ -64,6 +64,8 @@ class DocumentSet:
 
     root: str
     documents: Iterable[Document]
+    size: int | None = None
+    """How many documents there are, when known before reading them (for progress)."""
 
 
 def folder_documents(folder: Path, globs: Iterable[str] = DEFAULT_GLOBS) -> DocumentSet:
@@ -75,28 +77,28 @@ def folder_documents(folder: Path, globs: Iterable[str] = DEFAULT_GLOBS) -> Docu
     root = folder.resolve()
     if not root.is_dir():
         raise NotADirectoryError(f"not a folder: {folder}")
-    patterns = tuple(globs)
-    return DocumentSet(str(root), _walk(root, patterns, _ALWAYS_SKIPPED_DIRS, label=None))
+    files = _matching_files(root, tuple(globs), _ALWAYS_SKIPPED_DIRS)
+    return DocumentSet(str(root), _read(root, files, label=None), size=len(files))
 
 
 def default_corpus() -> list[DocumentSet]:
     """The offline default corpus: pydoc topics, standard library and sympy docstrings."""
+    from pydoc_data.topics import topics
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    stdlib_files = _matching_files(stdlib, ("*.py",), _CORPUS_SKIPPED_DIRS)
     sets = [
-        DocumentSet("default:pydoc", _pydoc_topics()),
+        DocumentSet("default:pydoc", _pydoc_topics(topics), size=len(topics)),
         DocumentSet(
-            "default:stdlib",
-            _walk(Path(sysconfig.get_paths()["stdlib"]), ("*.py",), _CORPUS_SKIPPED_DIRS, "stdlib"),
+            "default:stdlib", _read(stdlib, stdlib_files, "stdlib"), size=len(stdlib_files)
         ),
     ]
     spec = importlib.util.find_spec("sympy")
     if spec is not None and spec.submodule_search_locations:
         package = Path(next(iter(spec.submodule_search_locations)))
-        sets.append(
-            DocumentSet(
-                "default:sympy",
-                _walk(package, ("*.py",), _CORPUS_SKIPPED_DIRS, "sympy", module_prefix="sympy"),
-            )
-        )
+        files = _matching_files(package, ("*.py",), _CORPUS_SKIPPED_DIRS)
+        documents = _read(package, files, "sympy", module_prefix="sympy")
+        sets.append(DocumentSet("default:sympy", documents, size=len(files)))
     return sets
 
 
@@ -109,9 +111,7 @@ def default_corpus_version() -> str:
     return f"python {sys.version.split()[0]} at {sys.base_prefix}; sympy {sympy_version}"
 
 
-def _pydoc_topics() -> Iterator[Document]:
-    from pydoc_data.topics import topics
-
+def _pydoc_topics(topics: dict[str, str]) -> Iterator[Document]:
     version = sys.version.split()[0]
     for topic, text in sorted(topics.items()):
         yield Document(
@@ -125,31 +125,34 @@ def _pydoc_topics() -> Iterator[Document]:
         )
 
 
-def _walk(
-    root: Path,
-    patterns: tuple[str, ...],
-    skipped: frozenset[str],
-    label: str | None,
-    *,
-    module_prefix: str = "",
-) -> Iterator[Document]:
+def _matching_files(root: Path, patterns: tuple[str, ...], skipped: frozenset[str]) -> list[Path]:
     """Matching files under ``root`` in a stable order, pruning skipped and hidden folders."""
+    found: list[Path] = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in skipped and not d.startswith("."))
         for filename in sorted(files):
             path = Path(directory, filename)
             relative = path.relative_to(root).as_posix()
-            if filename.startswith(".") or not _matches(relative, patterns):
-                continue
-            try:
-                data = path.read_bytes()
-                mtime = path.stat().st_mtime
-            except OSError:
-                continue
-            kind = kind_for_suffix(path.suffix)
-            name = _module_name(relative, module_prefix) if kind == "python" else path.name
-            source = f"{label}/{relative}" if label else str(path)
-            yield Document(str(path), source, kind, name, data, mtime)
+            if not filename.startswith(".") and _matches(relative, patterns):
+                found.append(path)
+    return found
+
+
+def _read(
+    root: Path, files: list[Path], label: str | None, *, module_prefix: str = ""
+) -> Iterator[Document]:
+    """The files as documents, read one at a time; files that vanished are skipped."""
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        try:
+            data = path.read_bytes()
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        kind = kind_for_suffix(path.suffix)
+        name = _module_name(relative, module_prefix) if kind == "python" else path.name
+        source = f"{label}/{relative}" if label else str(path)
+        yield Document(str(path), source, kind, name, data, mtime)
 
 
 def _matches(relative: str, patterns: tuple[str, ...]) -> bool:

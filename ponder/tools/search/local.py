@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import re
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -30,6 +29,7 @@ from ponder.tools.search.corpus import (
     default_corpus_version,
     folder_documents,
 )
+from ponder.tools.search.progress import Progress, ProgressBar
 from ponder.tools.search.types import IndexStats, SearchResult
 
 __all__ = ["MAX_K", "LocalIndex", "default_index_path", "index_command"]
@@ -135,18 +135,27 @@ class LocalIndex:
         return f"LocalIndex({str(self._path)!r})"
 
     def index_folder(
-        self, folder: str | Path, *, globs: Iterable[str] = DEFAULT_GLOBS
+        self,
+        folder: str | Path,
+        *,
+        globs: Iterable[str] = DEFAULT_GLOBS,
+        progress: Progress | None = None,
     ) -> IndexStats:
         """Index the files under ``folder`` matching ``globs``, incrementally.
 
         Unchanged files (same sha256) are skipped, changed files' chunks replaced,
         and files indexed earlier from this folder but gone now are removed.
+        ``progress(done, total)`` is called after each file.
         """
-        return self._sync([folder_documents(Path(folder), globs)])
+        return self._sync([folder_documents(Path(folder), globs)], progress=progress)
 
-    def index_default_corpus(self) -> IndexStats:
+    def index_default_corpus(self, *, progress: Progress | None = None) -> IndexStats:
         """Build or refresh the offline default corpus (pydoc topics, stdlib, sympy)."""
-        return self._sync(default_corpus(), meta={_DEFAULT_CORPUS_KEY: default_corpus_version()})
+        return self._sync(
+            default_corpus(),
+            meta={_DEFAULT_CORPUS_KEY: default_corpus_version()},
+            progress=progress,
+        )
 
     async def search(self, query: str, *, k: int = 5) -> list[SearchResult]:
         """The ``k`` best chunks for ``query`` by bm25 (titles weigh more), best first.
@@ -182,19 +191,26 @@ class LocalIndex:
                     "SELECT value FROM meta WHERE key = ?", (_DEFAULT_CORPUS_KEY,)
                 ).fetchone()
             if row is None or row[0] != default_corpus_version():
-                if sys.stderr.isatty():  # once per Python/sympy version: say why search waits
-                    print(
-                        "ponder: building the offline search index (Python docs, stdlib, sympy; "
-                        "once; `ponder index` builds it ahead)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                self.index_default_corpus()
+                # once per Python/sympy version: show why search waits, on a terminal
+                bar = ProgressBar.on_terminal(
+                    "ponder: building the offline search index (once; `ponder index` builds it "
+                    "ahead)"
+                )
+                self.index_default_corpus(progress=bar)
+                if bar is not None:
+                    bar.finish()
             self._default_corpus_ready = True
 
-    def _sync(self, sets: list[DocumentSet], meta: dict[str, str] | None = None) -> IndexStats:
+    def _sync(
+        self,
+        sets: list[DocumentSet],
+        meta: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> IndexStats:
         started = time.perf_counter()
         seen = indexed = unchanged = removed = chunks = 0
+        sizes = [document_set.size for document_set in sets]
+        total = None if None in sizes else sum(size or 0 for size in sizes)
         with self._transaction() as conn:
             for document_set in sets:
                 before = {
@@ -212,6 +228,8 @@ class LocalIndex:
                     else:
                         indexed += 1
                         chunks += written
+                    if progress is not None:
+                        progress(seen, total)
                 for file_id in before.values():
                     _delete_file(conn, file_id)
                     removed += 1

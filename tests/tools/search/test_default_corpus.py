@@ -66,7 +66,7 @@ async def test_built_on_first_search_then_reused(
 
 async def test_lazy_build_on_first_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[LocalIndex] = []
-    monkeypatch.setattr(LocalIndex, "index_default_corpus", lambda self: calls.append(self))
+    monkeypatch.setattr(LocalIndex, "index_default_corpus", lambda self, **_: calls.append(self))
     index = LocalIndex.default(data_dir=tmp_path)
     assert not index.path.exists()
     await index.search("anything")
