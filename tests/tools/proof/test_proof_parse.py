@@ -39,12 +39,17 @@ HOSTILE = [
 ]
 
 
+REFUSAL_BOUND_S = 5.0
+"""Wide on purpose (a loaded CI machine): what is shown is that nothing is evaluated, and
+evaluating ``9**9**9**9`` never ends, and 10,000-deep nesting crashes a recursive parser."""
+
+
 @pytest.mark.parametrize(("text", "reason"), HOSTILE)
-def test_hostile_input_is_rejected_fast(text: str, reason: str) -> None:
+def test_hostile_input_is_rejected_before_evaluation(text: str, reason: str) -> None:
     start = time.perf_counter()
     with pytest.raises(ParseError, match=reason):
         parse_sympy(text, SymbolTable())
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < REFUSAL_BOUND_S
 
 
 @pytest.mark.parametrize("text", [t for t, _ in HOSTILE[:8]])
