@@ -154,13 +154,25 @@ async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSave
 
 
 @asynccontextmanager
-async def postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
+async def postgres_checkpointer(
+    url: str, *, synchronous_commit: bool = False
+) -> AsyncIterator[AsyncPostgresSaver]:
     """A ready (set-up) redacting PostgreSQL checkpointer.
 
     ``url`` may be a libpq URL or a SQLAlchemy one (``postgresql+psycopg://``).
     Needs the ``postgres`` extra (``langgraph-checkpoint-postgres``).
+
+    Its connection commits with ``synchronous_commit = off`` unless asked
+    otherwise: a checkpoint then survives the worker's crash (kill -9), the
+    case it exists for, without waiting for a WAL flush per step, the same
+    promise as SQLite's ``synchronous = NORMAL`` here. A crash of the database
+    server itself may lose the last fraction of a second of checkpoints (never
+    corrupts them); those runs resume from an earlier step. The memory's own
+    writes (turns, the run ledger) keep full synchronous commits.
     """
     try:
+        import psycopg
+
         from ponder.memory._postgres_checkpoint import RedactingAsyncPostgresSaver
     except ImportError as exc:
         raise ImportError(
@@ -171,6 +183,8 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
     async with RedactingAsyncPostgresSaver.from_conn_string(
         libpq, serde=RedactingSerializer()
     ) as saver:
+        if not synchronous_commit and isinstance(saver.conn, psycopg.AsyncConnection):
+            await saver.conn.execute("SET synchronous_commit = off")
         if libpq not in _PG_READY:
             await _setup_once(saver, libpq)
             _PG_READY.add(libpq)

@@ -117,6 +117,17 @@ async def test_postgres_checkpointer_persists_no_reasoning(pg_url: str) -> None:
         drop_pg_schema(pg_url, schema)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(("synchronous_commit", "shown"), [(False, "off"), (True, "on")])
+async def test_postgres_checkpoints_skip_the_wal_flush_unless_asked(
+    pg_url: str, synchronous_commit: bool, shown: str
+) -> None:
+    async with postgres_checkpointer(pg_url, synchronous_commit=synchronous_commit) as saver:
+        cursor = await saver.conn.execute("SHOW synchronous_commit")  # type: ignore[union-attr]
+        row = await cursor.fetchone()
+    assert row is not None and row["synchronous_commit"] == shown
+
+
 @pytest.mark.parametrize(
     "make_inner", [lambda: None, JsonPlusSerializer], ids=["default", "explicit inner"]
 )
