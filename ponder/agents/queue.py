@@ -173,7 +173,10 @@ class BackgroundRuns:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Launch DBOS on this event loop; queued and recovered runs start from now on."""
+        """Launch DBOS on this event loop; queued and recovered runs start from now on.
+
+        DBOS creates or migrates its tables first, blocking the loop for that moment.
+        """
         global _ACTIVE
         dbos = require_dbos()
         if _ACTIVE is not None:
@@ -223,7 +226,7 @@ class BackgroundRuns:
         # DBOS made its thread pool this loop's default executor; it goes with DBOS.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
         await asyncio.to_thread(DBOS.destroy)
-        _ACTIVE = None
+        self._queue, _ACTIVE = None, None
 
     async def __aenter__(self) -> BackgroundRuns:
         await self.start()
@@ -370,8 +373,7 @@ class BackgroundRuns:
                     raise BackgroundRunFailed(str(exc)) from None
                 except IntegrityError:
                     continue  # ... and has even finished it
-                HELD_RUN.set(HeldRun(run_id=run_id, thread_id=thread_id))
-                return await self._run(agent, run_id, agent.arun(question, thread_id=thread_id))
+                return await self._fresh(agent, question, thread_id, run_id)
             if info.status == "running" and info.abandoned:
                 if not isinstance(agent, Agent):
                     with contextlib.suppress(RunNotClaimable):
@@ -382,10 +384,23 @@ class BackgroundRuns:
                     return await self._run(agent, run_id, agent.aresume(run_id))
                 except RunNotClaimable:
                     continue  # another process took it first
+                except RunNotFound:  # its process died before the first checkpoint
+                    try:
+                        await ledger.claim(run_id, awaiting=False)
+                    except RunNotClaimable:
+                        continue
+                    return await self._fresh(agent, question, thread_id, run_id)
             elif info.status == "running":  # its process holds a live lease (or just died)
                 await asyncio.sleep(min(1.0, ledger.lease_s / 3))
             else:
                 return await self._ended(info)
+
+    async def _fresh(
+        self, agent: StreamingAgent, question: str, thread_id: str, run_id: str
+    ) -> dict[str, Any]:
+        """Run from the start on the run id this process now holds in the ledger."""
+        HELD_RUN.set(HeldRun(run_id=run_id, thread_id=thread_id))
+        return await self._run(agent, run_id, agent.arun(question, thread_id=thread_id))
 
     async def _run(
         self, agent: StreamingAgent, run_id: str, work: Coroutine[Any, Any, RunResult]
@@ -398,7 +413,7 @@ class BackgroundRuns:
         except asyncio.CancelledError:
             status = "running"
             raise
-        except RunNotClaimable:
+        except (RunNotClaimable, RunNotFound):
             raise
         except BackendError as exc:
             raise BackgroundRunFailed(f"model error ({type(exc).__name__})") from None
