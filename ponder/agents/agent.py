@@ -227,6 +227,14 @@ class Agent(StreamingAgent):
         """The calls a run waits on (``[]`` if it is not paused); raises ``RunNotFound``."""
         return await self._durable.pending(run_id)
 
+    async def result_of(self, run_id: str) -> RunResult | None:
+        """The result of a run that finished or paused, read from its checkpoint (no reasoning).
+
+        ``None`` while the run can still go on (running, or abandoned by a dead
+        process); raises :class:`~ponder.memory.RunNotFound` for an unknown run.
+        """
+        return await self._durable.ended(run_id)
+
     async def check_decisions(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
     ) -> str:

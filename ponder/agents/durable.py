@@ -156,6 +156,25 @@ class DurableRuns:
             raise RunNotFound(run_id)
         return pending_of(snapshot)
 
+    async def ended(self, run_id: str) -> RunResult | None:
+        """The result of a run that finished or paused, from its checkpoint; ``None`` if neither.
+
+        Raises :class:`RunNotFound`. The checkpoint holds no reasoning, so neither does this.
+        """
+        if not self._is_durable():
+            raise TypeError(f"{type(self._agent).__name__} runs cannot be resumed")
+        graph = await self._durable_graph()
+        snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
+        if not snapshot.values and not snapshot.next:
+            raise RunNotFound(run_id)
+        pending = pending_of(snapshot)
+        if snapshot.next and not pending:
+            return None
+        thread_id = str((snapshot.metadata or {}).get("ponder_thread_id", ""))
+        result = self._agent._result(dict(snapshot.values), thread_id, "")  # type: ignore[arg-type]
+        spec = RunSpec(run_id, thread_id, "", datetime.now(UTC), durable=True, pending=pending)
+        return self.finish_result(spec, result)
+
     async def check(
         self, run_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None
     ) -> str:

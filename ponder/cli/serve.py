@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ponder.agents import StreamingAgent
+    from ponder.agents.queue import QueueSettings
 
 __all__ = ["add_arguments", "main"]
 
@@ -64,6 +67,26 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="worker processes (uvicorn); use PostgreSQL memory for more than one, so runs, "
         "leases and kept events are shared",
     )
+    serve.add_argument(
+        "--queue",
+        action="store_true",
+        help="background runs: POST /agents/NAME/runs with background=true, then GET "
+        "/runs/RUN_ID (a DBOS queue in the memory database; pip install 'ponder[queue]')",
+    )
+    serve.add_argument(
+        "--queue-concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="background runs one worker process runs at a time (default 4)",
+    )
+    serve.add_argument(
+        "--queue-global-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="background runs all worker processes together run at a time (default: no bound)",
+    )
     add_telemetry_options(serve, trace_file=False)
 
 
@@ -77,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
         ) from None
     if args.workers < 1:
         raise CliError("--workers must be at least 1", EXIT_USAGE)
+    if args.queue:
+        _check_queue(args)
     if args.workers > 1:
         import uvicorn
 
@@ -105,6 +130,30 @@ def app_from_env() -> FastAPI:
     return build_app(argparse.Namespace(**json.loads(os.environ[_ARGS_ENV])))
 
 
+def _check_queue(args: argparse.Namespace) -> None:
+    from ponder.agents.queue import QUEUE_HINT
+
+    if importlib.util.find_spec("dbos") is None:
+        raise CliError(QUEUE_HINT, EXIT_USAGE)
+    for option in ("queue_concurrency", "queue_global_concurrency"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise CliError(f"--{option.replace('_', '-')} must be at least 1", EXIT_USAGE)
+
+
+def _queue_settings(args: argparse.Namespace) -> QueueSettings | None:
+    """Background runs, when ``--queue`` asks; each of several workers is its own executor."""
+    if not getattr(args, "queue", False):
+        return None
+    from ponder.agents.queue import QueueSettings
+
+    return QueueSettings(
+        worker_concurrency=args.queue_concurrency,
+        concurrency=args.queue_global_concurrency,
+        executor_id=f"{socket.gethostname()}-{os.getpid()}" if args.workers > 1 else None,
+    )
+
+
 def build_app(args: argparse.Namespace) -> FastAPI:
     """The app ``ponder serve`` serves, from its parsed options."""
     from ponder.agents.registry import build_agent
@@ -130,5 +179,6 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         if os.environ.get("PONDER_RUN_LEASE_S")
         else None,
         page=not args.no_page,
+        background=_queue_settings(args),
     )
     return app

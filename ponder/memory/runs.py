@@ -43,6 +43,7 @@ __all__ = [
 DEFAULT_LEASE_S = 30.0
 RunStatus = Literal["running", "awaiting_approval", "done", "failed", "cancelled", "abandoned"]
 _ACTIVE = ("running", "awaiting_approval")
+_BUSY_WORDS = {"awaiting_approval": " waiting for approval", "queued": " queued"}
 _LEDGERS: weakref.WeakKeyDictionary[MemoryStore, RunLedger] = weakref.WeakKeyDictionary()
 
 
@@ -72,8 +73,9 @@ class ThreadBusy(Exception):
     """The thread already has a run in progress (or one waiting for approval)."""
 
     def __init__(self, thread_id: str, run_id: str, status: str) -> None:
-        waiting = " waiting for approval" if status == "awaiting_approval" else " in progress"
-        super().__init__(f"thread {thread_id!r} already has a run{waiting} (run {run_id})")
+        waiting = _BUSY_WORDS.get(status, " in progress")
+        which = f" (run {run_id})" if run_id else ""
+        super().__init__(f"thread {thread_id!r} already has a run{waiting}{which}")
         self.thread_id, self.run_id, self.status = thread_id, run_id, status
 
 
@@ -218,6 +220,15 @@ class RunLedger:
         async with self.store.engine.connect() as conn:
             row = (await conn.execute(select(RunRow).where(RunRow.run_id == run_id))).first()
         return None if row is None else _info(row)
+
+    async def active_run(self, thread_id: str) -> RunInfo | None:
+        """The run holding ``thread_id`` now (waiting for approval, or running on a live lease)."""
+        await self.store.ensure_schema()
+        stmt = select(RunRow).where(RunRow.thread_id == thread_id, RunRow.status.in_(_ACTIVE))
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        runs = [_info(row) for row in rows]
+        return next((run for run in runs if not run.abandoned), None)
 
     async def list(self, *, status: str | None = None, limit: int = 50) -> list[RunInfo]:
         """Runs, newest first (``status="abandoned"`` lists running runs with expired leases)."""

@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from ponder.agents.queue import BackgroundRuns, QueueSettings, require_dbos
 from ponder.memory import MemoryStore
 from ponder.server.auth import AuthMiddleware, BearerAuth
+from ponder.server.background import background_router
 from ponder.server.decisions import decisions_router
 from ponder.server.errors import install_error_handlers
 from ponder.server.limits import BodyLimitMiddleware
@@ -43,6 +45,7 @@ def create_app(
     recover_runs: bool = True,
     mcp: bool | None = None,
     page: bool = True,
+    background: QueueSettings | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``agents`` by name.
 
@@ -69,23 +72,36 @@ def create_app(
     run) and, with ``recover_runs``, runs abandoned by a dead worker are
     resumed at start-up and then once per lease period (see
     :mod:`ponder.server.recovery`).
+
+    ``background`` turns on background runs (``"background": true`` on
+    ``POST /agents/{name}/runs``, then ``GET /runs/{run_id}``): a DBOS queue in
+    the memory's database (:mod:`ponder.agents.queue`; needs ``memory`` and
+    ``ponder[queue]``). At shutdown, background runs still going after
+    ``shutdown_timeout_s`` are cancelled and left for the next start to resume.
     """
     manager = RunManager(agents, memory=memory, lease_s=run_lease_s)
     auth = BearerAuth(api_keys)
+    queue = _background_runs(manager, background, run_lease_s)
 
     mcp_endpoint, mcp_lifespan = _mcp_mount(manager, auth, allow_reasoning, mcp)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if queue is not None:
+            await queue.start()
         recovery = None
         if recover_runs and manager.ledger is not None:
-            recovery = asyncio.create_task(recovery_loop(manager, manager.ledger.lease_s))
+            recovery = asyncio.create_task(
+                recovery_loop(manager, manager.ledger.lease_s, background=queue)
+            )
         async with mcp_lifespan():
             yield
             await manager.shutdown(timeout_s=shutdown_timeout_s)
         if recovery is not None:
             recovery.cancel()
             await asyncio.gather(recovery, return_exceptions=True)
+        if queue is not None:
+            await queue.aclose(grace_s=shutdown_timeout_s)
 
     app = FastAPI(
         title="ponder",
@@ -116,8 +132,11 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     app.include_router(
-        native_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
+        native_router(
+            manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth, background=queue
+        )
     )
+    app.include_router(background_router(queue, auth=auth))
     app.include_router(
         decisions_router(manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth)
     )
@@ -126,6 +145,19 @@ def create_app(
         app.add_route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"])
     mount_ui(app, manager, memory=memory, allow_reasoning=allow_reasoning, auth=auth, page=page)
     return app
+
+
+def _background_runs(
+    manager: RunManager, settings: QueueSettings | None, lease_s: float | None
+) -> BackgroundRuns | None:
+    """The server's background runs, when asked for (fails here if they cannot run)."""
+    if settings is None:
+        return None
+    if manager.memory is None:
+        raise ValueError("background runs need memory: create_app(..., memory=store)")
+    require_dbos()
+    sources = {name: manager.source(name) for name in manager.names}
+    return BackgroundRuns(sources, memory=manager.memory, settings=settings, lease_s=lease_s)
 
 
 def _mcp_mount(

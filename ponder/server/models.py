@@ -23,7 +23,8 @@ class RunRequest(BaseModel):
 
     Without ``thread_id`` the run starts a new thread (its id is in the
     response). ``include_reasoning`` takes effect only on a server created
-    with ``allow_reasoning=True``.
+    with ``allow_reasoning=True``. ``background`` queues the run and answers
+    202 at once (``/runs`` only, on a server with background runs).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -31,6 +32,7 @@ class RunRequest(BaseModel):
     question: str = Field(min_length=1)
     thread_id: ThreadId | None = None
     include_reasoning: bool = False
+    background: bool = False
 
     @field_validator("question")
     @classmethod

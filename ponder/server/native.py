@@ -6,12 +6,13 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from ponder.memory import MemoryStore
 from ponder.server.auth import BearerAuth
+from ponder.server.background import submit_background
 from ponder.server.errors import ApiError
 from ponder.server.event_log import EventLog
 from ponder.server.models import RunRequest, ThreadId
@@ -19,13 +20,21 @@ from ponder.server.run_stream import run_frames, with_heartbeat
 from ponder.server.runs import ClientDisconnected, RunManager, ThreadClaim, unless_disconnected
 from ponder.server.sse import EventStreamResponse
 
+if TYPE_CHECKING:
+    from ponder.agents.queue import BackgroundRuns
+
 __all__ = ["native_router"]
 
 logger = logging.getLogger("ponder.server")
 
 
 def native_router(
-    manager: RunManager, *, memory: MemoryStore | None, allow_reasoning: bool, auth: BearerAuth
+    manager: RunManager,
+    *,
+    memory: MemoryStore | None,
+    allow_reasoning: bool,
+    auth: BearerAuth,
+    background: BackgroundRuns | None = None,
 ) -> APIRouter:
     """Routes under ``/agents`` and ``/threads``, all behind ``auth``."""
     router = APIRouter(dependencies=[Depends(auth)])
@@ -33,6 +42,8 @@ def native_router(
     @router.post("/agents/{agent}/runs")
     async def run(agent: str, body: RunRequest, request: Request) -> Any:
         manager.check_agent(agent)
+        if body.background:
+            return await submit_background(background, agent, body)
         claim = await manager.start(agent, body.thread_id or uuid.uuid4().hex, body.question)
         claim.attach()
         try:
@@ -50,6 +61,8 @@ def native_router(
     @router.post("/agents/{agent}/runs/stream")
     async def run_stream(agent: str, body: RunRequest) -> EventStreamResponse:
         manager.check_agent(agent)
+        if body.background:
+            raise ApiError(422, "invalid_request", "queue background runs at /agents/{agent}/runs")
         claim = await manager.start(agent, body.thread_id or uuid.uuid4().hex, body.question)
         show_reasoning = allow_reasoning and body.include_reasoning
         frames = _frames(manager, agent, body.question, claim, show_reasoning=show_reasoning)

@@ -5,7 +5,9 @@ worker that ran it died (kill -9, OOM, a lost machine). At start-up, and then
 every lease period, a server claims each abandoned run of its agents in the
 database (an atomic update that only one server wins, so two servers never
 resume the same run) and finishes it in the background; its events are
-kept, so a client can follow it at ``GET /runs/{run_id}/events``.
+kept, so a client can follow it at ``GET /runs/{run_id}/events``. An
+abandoned background run (:mod:`ponder.agents.queue`) is handed back to its
+DBOS queue instead, so the queue's workflow resumes it.
 """
 
 from __future__ import annotations
@@ -13,25 +15,37 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 from ponder.agents import Agent, RunNotClaimable, RunNotFound
 from ponder.server.event_log import EventLog
 from ponder.server.run_stream import run_frames
 from ponder.server.runs import RunManager
 
+if TYPE_CHECKING:
+    from ponder.agents.queue import BackgroundRuns
+
 __all__ = ["recover_abandoned", "recovery_loop"]
 
 logger = logging.getLogger("ponder.server")
 
 
-async def recover_abandoned(manager: RunManager) -> list[asyncio.Task[None]]:
-    """Claim and resume the abandoned runs of ``manager``'s agents; their tasks."""
+async def recover_abandoned(
+    manager: RunManager, *, background: BackgroundRuns | None = None
+) -> list[asyncio.Task[None]]:
+    """Claim and resume the abandoned runs of ``manager``'s agents; their tasks.
+
+    A background run goes back to its DBOS queue instead, for any worker to resume.
+    """
     ledger, memory = manager.ledger, manager.memory
     if ledger is None or memory is None:
         return []
     tasks = []
     for run in await ledger.list(status="abandoned", limit=1000):
         if run.agent not in manager.names:
+            continue
+        if background is not None and await background.recover(run.run_id):
+            logger.info("queued abandoned background run %s again", run.run_id)
             continue
         try:
             await ledger.claim(run.run_id, awaiting=False)
@@ -42,13 +56,15 @@ async def recover_abandoned(manager: RunManager) -> list[asyncio.Task[None]]:
     return tasks
 
 
-async def recovery_loop(manager: RunManager, interval_s: float) -> None:
+async def recovery_loop(
+    manager: RunManager, interval_s: float, *, background: BackgroundRuns | None = None
+) -> None:
     """Recover abandoned runs now and every ``interval_s`` until cancelled."""
     running: set[asyncio.Task[None]] = set()
     try:
         while True:
             try:
-                for task in await recover_abandoned(manager):
+                for task in await recover_abandoned(manager, background=background):
                     running.add(task)
                     task.add_done_callback(running.discard)
             except Exception:  # the database may be briefly unreachable; try again later

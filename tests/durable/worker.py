@@ -4,7 +4,9 @@ It serves one agent, ``calc``, on the given loopback port: the fake model at
 MODEL_URL (DeepSeek V4 wire) and two tools that append their name to COUNTER
 when they start (``slow`` then sleeps, so a test can kill the worker inside it).
 Leases last PONDER_TEST_LEASE_S seconds (default 1), so a second worker can
-recover the run of a killed one quickly.
+recover the run of a killed one quickly. PONDER_TEST_QUEUE=1 turns on
+background runs (a DBOS queue polled every 0.1 s); PONDER_TEST_NO_RECOVERY=1
+turns off the server's lease recovery of abandoned runs.
 """
 
 from __future__ import annotations
@@ -58,10 +60,17 @@ def main() -> None:
     def calc() -> Agent:
         return Agent(backend, tools(Path(counter)), memory=memory)
 
+    queue = None
+    if os.environ.get("PONDER_TEST_QUEUE"):
+        from ponder.agents.queue import QueueSettings
+
+        queue = QueueSettings(polling_interval_s=0.1)
     app = create_app(
         {"calc": calc},
         memory=memory,
         run_lease_s=float(os.environ.get("PONDER_TEST_LEASE_S", "1")),
+        background=queue,
+        recover_runs=not os.environ.get("PONDER_TEST_NO_RECOVERY"),
     )
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
 
