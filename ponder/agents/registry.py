@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ponder.agents.agent import Agent, StreamingAgent
+from ponder.agents.builtin_tools import BuiltinTools, builtin_tools
 from ponder.backends.protocol import ChatBackend
 from ponder.graphs.budgets import Budgets
 from ponder.memory import MemoryStore
@@ -42,6 +43,7 @@ def build_react_agent(
     code_runner: RunnerPlan | None = None,
     approvals: dict[str, Any] | None = None,
     mcp_servers: list[Any] | None = None,
+    tools: BuiltinTools | None = None,
 ) -> Agent:
     """The general reason–act agent with every built-in tool.
 
@@ -49,21 +51,17 @@ def build_react_agent(
     ``run_python``, one notebook-like session per agent, closed with it;
     where no runner can run, the agent has no ``run_python``. Search is the
     offline local index; ``mcp_servers`` add those MCP servers' tools.
+    ``tools`` are the built-in tools when the caller built them already
+    (:func:`~ponder.agents.builtin_tools.builtin_tools`); the agent owns them.
     """
-    from ponder.tools.code import run_python_tool
-    from ponder.tools.proof import check_proof_tool
-    from ponder.tools.search import LocalIndex, search_tool
-
-    runner = (code_runner or code_runner_plan()).make()
-    code_tools = [] if runner is None else [run_python_tool(runner)]
-    tools = [*code_tools, check_proof_tool(), search_tool(LocalIndex.default())]
+    tools = tools or builtin_tools(code_runner or code_runner_plan())
     return Agent(
         backend,
-        tools,
+        tools.tools,
         memory=memory,
         budgets=budgets,
         response_schema=response_schema,
-        closing=[] if runner is None else [runner],
+        closing=[] if tools.runner is None else [tools.runner],
         approvals=approvals,
         mcp_servers=mcp_servers or (),
     )

@@ -167,9 +167,9 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
 def code_runner_from(args: argparse.Namespace, *, announce: bool = True) -> RunnerPlan:
     """How ``run_python`` runs here; with ``announce``, says so now in one line on stderr
     when it is not the box (see :func:`announce_runner` for saying it later)."""
-    from ponder.agents.registry import code_runner_plan
+    from ponder.tools.code.choice import plan_runner
 
-    plan = code_runner_plan(allow_unsandboxed=args.allow_unsandboxed)
+    plan = plan_runner(allow_unsandboxed=args.allow_unsandboxed)
     if announce:
         announce_runner(plan, args)
     return plan

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from ponder.agents import AgentEvent, RunResult, StreamingAgent
+    from ponder.agents.builtin_tools import BuiltinTools
     from ponder.backends import ChatBackend
+    from ponder.cli.early_request import EarlyBackend
     from ponder.graphs import Budgets
     from ponder.memory import MemoryStore
     from ponder.tools.code import RunnerPlan
@@ -111,16 +113,26 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ponder.backends import BackendError
 
     schema = load_json_schema(args.schema) if args.schema else None
     mcp_servers = mcp_servers_from(args)
     budgets = budgets_from(args)
     backend = make_backend_from(args)
-    memory = open_memory(args.memory)
     runner = code_runner_from(args, announce=False)  # said once the model answers
+    early = _start_early_request(args, backend, runner, budgets, schema, mcp_servers)
+    model: ChatBackend = backend if early is None else early[0]
+    tools = None if early is None else early[1]
     try:
-        agent = _build_agent(args, backend, memory, budgets, schema, mcp_servers, runner)
+        await asyncio.to_thread(_import_agent_stack)  # meanwhile the early request goes out
+        memory = open_memory(args.memory)
+    except BaseException:
+        await model.aclose()  # an EarlyBackend closes its request and the backend
+        raise
+    try:
+        agent = _build_agent(args, model, memory, budgets, schema, mcp_servers, runner, tools)
         try:
             result = await _stream(
                 agent.astream(args.question, thread_id=args.thread), args, runner
@@ -133,9 +145,60 @@ async def _run(args: argparse.Namespace) -> int:
     except BackendError as exc:
         raise backend_failure(exc, args.base_url or getattr(backend, "base_url", None)) from None
     finally:
-        await backend.aclose()
+        await model.aclose()  # an EarlyBackend closes the backend too
         await memory.aclose()
     return _report(result, args)
+
+
+def _import_agent_stack() -> None:
+    """Import LangGraph, SQLAlchemy and the agents (about a second of CPU)."""
+    import ponder.agents.registry
+    import ponder.memory  # noqa: F401
+
+
+def _start_early_request(
+    args: argparse.Namespace,
+    backend: ChatBackend,
+    runner: RunnerPlan,
+    budgets: Budgets,
+    schema: dict[str, Any] | None,
+    mcp_servers: list[Any],
+) -> tuple[EarlyBackend, BuiltinTools] | None:
+    """For a plain react run on a model server: its first request, streaming already.
+
+    The request is built from what the agent will use (its system prompt and
+    sampling defaults, the built-in tools given to it): see
+    :mod:`ponder.cli.early_request`.
+    """
+    from ponder.backends import OllamaNativeBackend, OpenAICompatibleBackend
+
+    plain = (
+        args.agent == "react"
+        and args.thread is None
+        and schema is None
+        and not mcp_servers
+        and not args.otel
+        and args.trace is None
+        and budgets.max_steps >= 1
+        and args.question.strip()
+    )
+    if not plain or not isinstance(backend, OpenAICompatibleBackend | OllamaNativeBackend):
+        return None
+    from ponder.agents.builtin_tools import builtin_tools
+    from ponder.agents.prompts import DEFAULT_SYSTEM_PROMPT, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+    from ponder.backends.types import ChatRequest, SystemMessage, UserMessage
+    from ponder.cli.early_request import EarlyBackend, EarlyRequest
+    from ponder.tools import ToolBox
+
+    tools = builtin_tools(runner)
+    request = ChatRequest(
+        messages=(SystemMessage(content=DEFAULT_SYSTEM_PROMPT), UserMessage(content=args.question)),
+        tools=tuple(ToolBox(tools.tools).specs(strict=False)),
+        temperature=DEFAULT_TEMPERATURE,
+        top_p=DEFAULT_TOP_P,
+        max_tokens=budgets.max_tokens_per_call,
+    )
+    return EarlyBackend(backend, EarlyRequest(backend, request)), tools
 
 
 def _build_agent(
@@ -146,6 +209,7 @@ def _build_agent(
     schema: dict[str, Any] | None,
     mcp_servers: list[Any],
     runner: RunnerPlan,
+    tools: BuiltinTools | None = None,
 ) -> StreamingAgent:
     from ponder.agents.registry import build_agent
 
@@ -156,6 +220,8 @@ def _build_agent(
         "response_schema": schema,
         "code_runner": runner,
     }
+    if tools is not None:  # built for the early request: the agent gets these very tools
+        options["tools"] = tools
     if args.mode is not None:
         options["mode"] = args.mode
     if args.approve:
