@@ -3,8 +3,8 @@
 "first request" is the time from starting ``ponder run QUESTION`` (a fresh
 process) to the first request reaching a loopback fake model, stamped by the
 server on arrival, with the model's own latency taken out; the react agent
-sends it while the agent stack still imports (``ponder/cli/early_request.py``),
-the math tutor after. Its CPU time, read from ``/proc`` when the request
+and the math tutor send it while the agent stack still imports
+(``ponder/cli/early_request.py``). Its CPU time, read from ``/proc`` when the request
 arrives, does not depend on what else the machine runs.
 
 Run: .venv/bin/python benchmarks/cli_startup.py [--reps 5]

@@ -164,16 +164,18 @@ def _start_early_request(
     schema: dict[str, Any] | None,
     mcp_servers: list[Any],
 ) -> tuple[EarlyBackend, BuiltinTools] | None:
-    """For a plain react run on a model server: its first request, streaming already.
+    """For a plain react or math-tutor run on a model server: its first request, streaming.
 
     The request is built from what the agent will use (its system prompt and
     sampling defaults, the built-in tools given to it): see
-    :mod:`ponder.cli.early_request`.
+    :mod:`ponder.cli.early_request`. The tutor's hints mode starts with the
+    same solver request; its check mode asks no model first.
     """
     from ponder.backends import OllamaNativeBackend, OpenAICompatibleBackend
 
+    tutor_solves = args.agent == "math-tutor" and args.mode in (None, "solve", "hints")
     plain = (
-        args.agent == "react"
+        (args.agent == "react" or tutor_solves)
         and args.thread is None
         and schema is None
         and not mcp_servers
@@ -184,18 +186,21 @@ def _start_early_request(
     )
     if not plain or not isinstance(backend, OpenAICompatibleBackend | OllamaNativeBackend):
         return None
-    from ponder.agents.builtin_tools import builtin_tools
-    from ponder.agents.prompts import DEFAULT_SYSTEM_PROMPT, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+    from ponder.agents import builtin_tools as builtin
+    from ponder.agents import prompts
     from ponder.backends.types import ChatRequest, SystemMessage, UserMessage
     from ponder.cli.early_request import EarlyBackend, EarlyRequest
     from ponder.tools import ToolBox
 
-    tools = builtin_tools(runner)
+    if tutor_solves:
+        tools, system = builtin.math_tutor_tools(runner), prompts.MATH_SYSTEM_PROMPT
+    else:
+        tools, system = builtin.builtin_tools(runner), prompts.DEFAULT_SYSTEM_PROMPT
     request = ChatRequest(
-        messages=(SystemMessage(content=DEFAULT_SYSTEM_PROMPT), UserMessage(content=args.question)),
+        messages=(SystemMessage(content=system), UserMessage(content=args.question)),
         tools=tuple(ToolBox(tools.tools).specs(strict=False)),
-        temperature=DEFAULT_TEMPERATURE,
-        top_p=DEFAULT_TOP_P,
+        temperature=prompts.DEFAULT_TEMPERATURE,
+        top_p=prompts.DEFAULT_TOP_P,
         max_tokens=budgets.max_tokens_per_call,
     )
     return EarlyBackend(backend, EarlyRequest(backend, request)), tools

@@ -67,6 +67,24 @@ def test_the_early_request_is_the_request_the_graph_sends_and_goes_out_once(
     assert _without_call_ids(early_bodies[1]) == _without_call_ids(plain_bodies[1])
 
 
+def test_the_math_tutor_sends_its_first_request_early_and_the_same(tmp_path: Path) -> None:
+    turns = [
+        Turn(reasoning="a square", tool_calls=[ToolCallSpec("check_proof", PROOF)]),
+        Turn(reasoning="proved", content="It holds: (a+b)^2 = a^2+2ab+b^2."),
+        Turn(content='{"final_values": ["a^2+2ab+b^2"]}'),  # the verifier's claim extraction
+    ]
+    question = ["--agent", "math-tutor", "Is (a+b)^2 = a^2+2ab+b^2?"]
+    early, early_bodies = _ponder_run(tmp_path, turns, *question)
+    plain, plain_bodies = _ponder_run(tmp_path, turns, "--thread", "a-new-thread", *question)
+    assert early.returncode == plain.returncode, early.stderr + plain.stderr
+    assert early.stdout == plain.stdout and "It holds" in early.stdout
+    assert len(early_bodies) == len(plain_bodies) >= 2  # adopted: nothing sent twice
+    assert early_bodies[0]["messages"][0]["content"].startswith("You are a careful math tutor")
+    assert [_without_call_ids(b) for b in early_bodies] == [
+        _without_call_ids(b) for b in plain_bodies
+    ]
+
+
 def _without_call_ids(value: Any) -> Any:
     """The body with the fake's generated tool-call ids left out (they differ per run)."""
     if isinstance(value, dict):
