@@ -186,6 +186,7 @@ class DurableRuns:
         snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
         if not snapshot.values and not snapshot.next:
             raise RunNotFound(run_id)
+        self._check_resumable(run_id, snapshot.values)
         return pending_of(snapshot)
 
     async def ended(self, run_id: str) -> RunResult | None:
