@@ -5,7 +5,13 @@ reproduces ``command``'s failure, lets the model diagnose and propose a
 patch, applies and re-tests it there, and answers with a
 :class:`~ponder.graphs.debug.DebugReport` (``RunResult.answer``;
 ``answer_text`` is its readable form). The user's folder changes only with
-``apply=True``, and only after the patch passed in the sandbox.
+``apply=True``, and only after the patch passed in the sandbox; with
+``approvals={"apply_patch": ...}`` (``"always"`` or a predicate on
+``{"files", "patch"}``) the run first pauses for a person's approve or
+reject (``RunResult.outcome == "awaiting_approval"``, then
+:meth:`~ponder.agents.Agent.aresume`). Runs are durable like the react
+agent's: checkpointed (redacted) in the memory's database, resumable by run
+id from another process.
 
 ``mode="explain"``: the question is a traceback (with any code or context);
 the answer is a :class:`~ponder.graphs.debug.TracebackExplanation`. No
@@ -17,16 +23,22 @@ Memory, when given, stores the question and the final answer text only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from langgraph.types import Checkpointer
+
 from ponder.agents.agent import Agent, AgentEvent
+from ponder.agents.durable import DurableRuns, RunSpec
 from ponder.agents.result import RunResult
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Usage
+from ponder.graphs.approval import ApprovalPolicy
 from ponder.graphs.budgets import Budgets
 from ponder.graphs.debug import (
+    APPLY_PATCH,
     DEBUG_SYSTEM_PROMPT,
     EXPLAIN_SYSTEM_PROMPT,
     DebugContext,
@@ -37,6 +49,7 @@ from ponder.graphs.debug import (
 )
 from ponder.graphs.debug_sandbox import SandboxProject
 from ponder.memory import MemoryStore
+from ponder.memory.runs import RunNotClaimable
 
 __all__ = ["DebuggerAgent", "build_debugger_agent"]
 
@@ -49,7 +62,10 @@ class DebuggerAgent(Agent):
     ``budgets`` bound each diagnosis (steps, tool calls, tokens per attempt);
     ``budgets.wall_time_s`` bounds the whole run. ``max_attempts`` bounds the
     patches tried. ``tools`` are extra tools for the diagnosis (``run_python``
-    in the sandbox is always there).
+    in the sandbox is always there). ``approvals`` may hold a policy for
+    :data:`~ponder.graphs.debug.APPLY_PATCH` only (the diagnosis's own calls
+    run in the sandbox and are not asked about); it matters with
+    ``apply=True``. An edit decision is refused for it.
     """
 
     def __init__(
@@ -64,6 +80,7 @@ class DebuggerAgent(Agent):
         apply: bool = False,
         max_attempts: int = 3,
         command_timeout_s: float = 60.0,
+        approvals: Mapping[str, ApprovalPolicy] | None = None,
     ) -> None:
         project = Path(project).expanduser().resolve()
         if not project.is_dir():
@@ -72,16 +89,22 @@ class DebuggerAgent(Agent):
             raise ValueError("the command is empty")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        others = sorted(set(approvals or {}) - {APPLY_PATCH})
+        if others:
+            raise ValueError(
+                f"the debugger asks for approval of {APPLY_PATCH!r} only, not {', '.join(others)}"
+            )
         super().__init__(
             backend, tools, memory=memory, budgets=budgets, system_prompt=DEBUG_SYSTEM_PROMPT
         )
         self.project = project
         self.command = command
         self.apply = apply
+        self.approvals = dict(approvals or {})
         self.max_attempts = max_attempts
         self.command_timeout_s = command_timeout_s
         self._extra_tools = list(tools)
-        self._debug_graph = build_debug_graph()
+        self._durable = _DebugRuns(self)
 
     def astream(
         self, question: str = "", *, thread_id: str | None = None, instructions: str | None = None
@@ -96,38 +119,6 @@ class DebuggerAgent(Agent):
 
     def _checked_question(self, question: str) -> str:
         return question.strip() or _DEFAULT_QUESTION
-
-    async def _graph_chunks(
-        self,
-        question: str,
-        thread_id: str,
-        emit: Callable[[Any], None],
-        instructions: str | None = None,
-    ) -> AsyncGenerator[Any, None]:
-        project = await asyncio.to_thread(SandboxProject, self.project)
-        try:
-            context = DebugContext(
-                backend=self.backend,
-                project=project,
-                command=self.command,
-                budgets=self.budgets,
-                max_attempts=self.max_attempts,
-                command_timeout_s=self.command_timeout_s,
-                apply_to=self.project if self.apply else None,
-                tools=self._extra_tools,
-                temperature=self._options["temperature"],  # type: ignore[arg-type]
-                top_p=self._options["top_p"],  # type: ignore[arg-type]
-            )
-            limit = self.max_attempts * (4 * self.budgets.max_steps + 20) + 10
-            async for _mode, chunk in self._debug_graph.astream(
-                {"question": question, "attempts": [], "steps": 0},
-                {"recursion_limit": limit},
-                context=context,
-                stream_mode=["custom", "values"],
-            ):
-                yield chunk
-        finally:
-            await project.aclose()
 
     def _result(self, state: Any, thread_id: str, reasoning: str) -> RunResult:
         debug_state = cast(DebugState, state)
@@ -147,6 +138,68 @@ class DebuggerAgent(Agent):
         )
 
 
+class _DebugRuns(DurableRuns):
+    """Durable runs of the debug graph: a fresh sandbox copy for each segment of a run."""
+
+    def __init__(self, agent: DebuggerAgent) -> None:
+        super().__init__(agent, None, None)
+        self._debugger = agent
+
+    def _is_durable(self) -> bool:
+        return True
+
+    def _durable_graph_builder(self, checkpointer: Checkpointer) -> Any:
+        return build_debug_graph(checkpointer=checkpointer)
+
+    async def _durable_input(self, spec: RunSpec) -> DebugState:
+        agent = self._debugger
+        return {
+            "question": spec.question,
+            "project": str(agent.project),
+            "command": agent.command,
+            "apply": agent.apply,
+            "attempts": [],
+            "steps": 0,
+        }
+
+    @asynccontextmanager
+    async def _durable_context(
+        self, spec: RunSpec, emit: Callable[[Any], None]
+    ) -> AsyncIterator[DebugContext]:
+        agent = self._debugger
+        project = await asyncio.to_thread(SandboxProject, agent.project)
+        try:
+            yield DebugContext(
+                backend=agent.backend,
+                project=project,
+                command=agent.command,
+                budgets=agent.budgets,
+                max_attempts=agent.max_attempts,
+                command_timeout_s=agent.command_timeout_s,
+                tools=agent._extra_tools,
+                temperature=agent._options["temperature"],  # type: ignore[arg-type]
+                top_p=agent._options["top_p"],  # type: ignore[arg-type]
+                approval=agent.approvals.get(APPLY_PATCH),
+                decided=spec.decided,
+            )
+        finally:
+            await project.aclose()
+
+    def _recursion_limit(self) -> int:
+        agent = self._debugger
+        return agent.max_attempts * (4 * agent.budgets.max_steps + 20) + 10
+
+    def _check_resumable(self, run_id: str, values: Mapping[str, Any]) -> None:
+        agent = self._debugger
+        subject = (values.get("project"), values.get("command"))
+        if subject != (str(agent.project), agent.command):
+            raise RunNotClaimable(
+                run_id,
+                f"it debugs {subject[0]} with the command {subject[1]!r}; "
+                "resume it with that project and command",
+            )
+
+
 def build_debugger_agent(
     *,
     backend: ChatBackend,
@@ -158,6 +211,7 @@ def build_debugger_agent(
     apply: bool = False,
     max_attempts: int = 3,
     tools: Sequence[Any] | None = None,
+    approvals: Mapping[str, ApprovalPolicy] | None = None,
 ) -> Agent:
     """The debugger (``ponder run --agent debugger``).
 
@@ -165,13 +219,16 @@ def build_debugger_agent(
     ``"python -m unittest"`` or ``"pytest -x"``) and returns a
     :class:`DebuggerAgent`; ``mode="explain"`` needs neither and returns an
     :class:`Agent` whose answer is a :class:`TracebackExplanation`. ``tools``
-    defaults to the offline search index.
+    defaults to the offline search index. ``approvals`` (fix mode only): a
+    policy for :data:`~ponder.graphs.debug.APPLY_PATCH`, e.g. ``{"apply_patch": "always"}``.
     """
     if tools is None:
         from ponder.tools.search import LocalIndex, search_tool
 
         tools = [search_tool(LocalIndex.default())]
     if mode == "explain":
+        if approvals:
+            raise ValueError("the debugger's explain mode writes nothing, so it asks for nothing")
         return Agent(
             backend,
             tools,
@@ -193,4 +250,5 @@ def build_debugger_agent(
         budgets=budgets,
         apply=apply,
         max_attempts=max_attempts,
+        approvals=approvals,
     )

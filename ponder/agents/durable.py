@@ -11,6 +11,9 @@ Resuming never needs reasoning: the graph state holds none, completed tool
 calls are LangGraph tasks whose results are in the checkpoint, and tool
 calls made before the pause or crash are folded for providers that would
 want their reasoning back (:mod:`ponder.graphs.resume_fold`).
+
+Another graph becomes durable in a subclass that overrides the hooks (its
+graph, fresh input and per-segment context), as the debugger's runs do.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import uuid
-from collections.abc import AsyncGenerator, Callable, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -109,11 +112,40 @@ class DurableRuns:
         return RunLedger.for_store(memory) if memory is not None else None
 
     def _is_durable(self) -> bool:
-        """Only the agent's own reason–act graph is checkpointed (subclass graphs are not)."""
+        """Whether runs are checkpointed: only the agent's own reason–act graph is here; a
+        subclass that declares another graph with the hooks below says yes."""
         from ponder.agents.agent import Agent
 
         own_chunks = type(self._agent)._graph_chunks is Agent._graph_chunks
         return own_chunks and self._agent._graph is self._react_graph
+
+    # ------------------------------------------------ hooks for subclasses
+
+    def _durable_graph_builder(self, checkpointer: Checkpointer) -> Any:
+        """The run's graph, compiled with ``checkpointer``."""
+        return build_react_graph(checkpointer=checkpointer)
+
+    async def _durable_input(self, spec: RunSpec) -> Any:
+        """The graph's input for a fresh run."""
+        agent = self._agent
+        messages = await agent._opening_messages(spec.question, spec.thread_id, spec.instructions)
+        return {"messages": messages, "steps": 0, "tool_calls_made": 0}
+
+    @asynccontextmanager
+    async def _durable_context(
+        self, spec: RunSpec, emit: Callable[[Any], None]
+    ) -> AsyncIterator[Any]:
+        """The graph's context for one segment of the run (never checkpointed)."""
+        context = self._agent._context(emit)
+        context.decided = spec.decided
+        context.durable_tools = True
+        yield context
+
+    def _recursion_limit(self) -> int:
+        return 4 * self._agent.budgets.max_steps + 20
+
+    def _check_resumable(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Raise :class:`RunNotClaimable` when this agent cannot continue the run."""
 
     # ---------------------------------------------------------- run starts
 
@@ -154,6 +186,7 @@ class DurableRuns:
         snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
         if not snapshot.values and not snapshot.next:
             raise RunNotFound(run_id)
+        self._check_resumable(run_id, snapshot.values)
         return pending_of(snapshot)
 
     async def ended(self, run_id: str) -> RunResult | None:
@@ -191,6 +224,7 @@ class DurableRuns:
         snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
         if not snapshot.values and not snapshot.next:
             raise RunNotFound(run_id)
+        self._check_resumable(run_id, snapshot.values)
         pending = pending_of(snapshot)
         run_input: Any
         if pending:
@@ -237,9 +271,8 @@ class DurableRuns:
 
     async def chunks(self, spec: RunSpec, emit: Callable[[Any], None]) -> AsyncGenerator[Any, None]:
         """The graph's chunks for this segment; sets ``spec.pending`` when it pauses."""
-        agent = self._agent
         config: RunnableConfig = {
-            "recursion_limit": 4 * agent.budgets.max_steps + 20,
+            "recursion_limit": self._recursion_limit(),
             "configurable": {"thread_id": spec.run_id},
             "metadata": spec.metadata,
         }
@@ -247,23 +280,16 @@ class DurableRuns:
             snapshot = await spec.graph.aget_state(config)
             yield dict(snapshot.values)
             return
-        run_input = spec.input
-        if run_input == _FRESH:
-            messages = await agent._opening_messages(
-                spec.question, spec.thread_id, spec.instructions
-            )
-            run_input = {"messages": messages, "steps": 0, "tool_calls_made": 0}
-        context = agent._context(emit)
-        context.decided = spec.decided
-        context.durable_tools = True
-        async for _mode, chunk in spec.graph.astream(
-            run_input,
-            config,
-            context=context,
-            stream_mode=["custom", "values"],
-            durability=agent.durability,
-        ):
-            yield chunk
+        run_input = await self._durable_input(spec) if spec.input == _FRESH else spec.input
+        async with self._durable_context(spec, emit) as context:
+            async for _mode, chunk in spec.graph.astream(
+                run_input,
+                config,
+                context=context,
+                stream_mode=["custom", "values"],
+                durability=self._agent.durability,
+            ):
+                yield chunk
         spec.pending = pending_of(await spec.graph.aget_state(config))
 
     def finish_result(self, spec: RunSpec, result: RunResult) -> RunResult:
@@ -294,7 +320,7 @@ class DurableRuns:
             if self._graph is None:
                 self._stack = AsyncExitStack()
                 saver = await self._open_checkpointer(self._stack)
-                self._graph = build_react_graph(checkpointer=saver)
+                self._graph = self._durable_graph_builder(saver)
         return self._graph
 
     async def _open_checkpointer(self, stack: AsyncExitStack) -> Checkpointer:

@@ -2,7 +2,9 @@
 
 On a terminal each pending call is shown with the model's stated intent and
 answered ``y`` (run it), ``n`` (reject, with an optional message the model
-reads) or ``e`` (edit the arguments as JSON; re-validated). Off a terminal
+reads) or ``e`` (edit the arguments as JSON; re-validated; not for a call
+that cannot be edited, such as the debugger's ``apply_patch``). Multi-line
+text arguments (a diff, code) are shown as they are, below. Off a terminal
 nothing is asked: the command prints the run id and exits with
 :data:`~ponder.cli._common.EXIT_AWAITING` so a script can decide later with
 ``ponder runs resume RUN_ID``.
@@ -53,9 +55,10 @@ async def ask_decisions(
     for call in pending:
         if call.intent:
             print(f"The model says: {short(call.intent, 400)}", file=out)
-        print(f"Tool call: {call.tool}({json.dumps(call.arguments, ensure_ascii=False)})", file=out)
+        print(_described(call), file=out)
+        choices = "[y]es / [n]o / [e]dit" if call.editable else "[y]es / [n]o"
         while True:
-            line = await read("Run it? [y]es / [n]o / [e]dit: ")
+            line = await read(f"Run it? {choices}: ")
             if line is None:
                 return None
             answer = line.strip().lower()
@@ -66,6 +69,9 @@ async def ask_decisions(
                 message = ((await read("Message for the model (optional): ")) or "").strip()
                 decisions[call.call_id] = Reject(message=message) if message else Reject()
                 break
+            if answer in ("e", "edit") and not call.editable:
+                print(f"ponder: the {call.tool} call cannot be edited: answer y or n", file=out)
+                continue
             if answer in ("e", "edit"):
                 edited = _read_arguments(await read("New arguments (one line of JSON): "), out)
                 if edited is None:
@@ -78,6 +84,15 @@ async def ask_decisions(
                 decisions[call.call_id] = Edit(arguments=edited)
                 break
     return decisions
+
+
+def _described(call: PendingCall) -> str:
+    """The call on one line; multi-line text arguments follow it, each under its name."""
+    blocks = {k: v for k, v in call.arguments.items() if isinstance(v, str) and "\n" in v}
+    inline = {k: ("<below>" if k in blocks else v) for k, v in call.arguments.items()}
+    lines = [f"Tool call: {call.tool}({json.dumps(inline, ensure_ascii=False)})"]
+    lines.extend(f"{name}:\n{text.rstrip()}" for name, text in blocks.items())
+    return "\n".join(lines)
 
 
 def _read_arguments(text: str | None, out: TextIO) -> dict[str, Any] | None:
@@ -94,13 +109,16 @@ def _read_arguments(text: str | None, out: TextIO) -> dict[str, Any] | None:
     return value
 
 
-def awaiting_exit(result: RunResult) -> int:
-    """Report a paused run off a terminal; the exit code for it."""
+def awaiting_exit(result: RunResult, resume_options: str = "") -> int:
+    """Report a paused run off a terminal; the exit code for it.
+
+    ``resume_options`` are what ``ponder runs resume`` needs to rebuild the agent.
+    """
     names = ", ".join(call.tool for call in result.pending)
     print(
         f"ponder: the run is waiting for approval of {names}; run: {result.run_id}\n"
-        f"decide with: ponder runs resume {result.run_id} (on a terminal, or with "
-        "--approve-all / --reject MESSAGE)",
+        f"decide with: ponder runs resume {result.run_id}{resume_options} (on a terminal, or "
+        "with --approve-all / --reject MESSAGE)",
         file=sys.stderr,
     )
     return EXIT_AWAITING

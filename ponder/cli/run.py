@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,8 +84,8 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TOOL",
-        help="ask before each call of this tool (repeatable); off a terminal the run pauses "
-        "and the command exits 7 with its run id",
+        help="ask before each call of this tool (repeatable; the debugger's is apply_patch, "
+        "with --apply); off a terminal the run pauses and the command exits 7 with its run id",
     )
     add_telemetry_options(run, trace_file=True)
     run.add_argument(
@@ -230,8 +231,12 @@ def _build_agent(
     if args.mode is not None:
         options["mode"] = args.mode
     if args.approve:
-        if args.agent != "react":
-            raise CliError("--approve is an option of --agent react", EXIT_USAGE)
+        if args.agent not in ("react", "debugger"):
+            raise CliError("--approve is an option of --agent react and debugger", EXIT_USAGE)
+        if args.agent == "debugger" and not args.apply:
+            raise CliError(
+                "--approve apply_patch needs --apply (else nothing is applied)", EXIT_USAGE
+            )
         options["approvals"] = dict.fromkeys(args.approve, "always")
     if mcp_servers:
         if args.agent != "react":
@@ -248,6 +253,14 @@ def _build_agent(
         return build_agent(args.agent, **options)
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def _resume_options(args: argparse.Namespace) -> str:
+    """What ``ponder runs resume`` needs besides the run id to rebuild this agent."""
+    if args.agent != "debugger":
+        return ""
+    project = shlex.quote(str(Path(args.project).resolve()))
+    return f" --agent debugger --project {project} --command {shlex.quote(args.command)}"
 
 
 def _streams_answer(args: argparse.Namespace) -> bool:
@@ -320,7 +333,7 @@ def _report(result: RunResult, args: argparse.Namespace) -> int:
 
         if args.as_json:
             print(json.dumps(result.to_json_dict(), ensure_ascii=False))
-        return awaiting_exit(result)
+        return awaiting_exit(result, _resume_options(args))
     if args.as_json:
         print(json.dumps(result.to_json_dict(), ensure_ascii=False))
     else:

@@ -1,8 +1,9 @@
 """``ponder runs``: list runs, resume a paused or abandoned one.
 
 ``ponder runs list`` shows the runs in the memory database (newest first);
-``ponder runs resume RUN_ID`` continues one with the react agent: a run
-waiting for approval asks on a terminal (or takes ``--approve-all`` /
+``ponder runs resume RUN_ID`` continues one with the react agent (or the
+debugger's, ``--agent debugger --project DIR --command CMD`` as it started):
+a run waiting for approval asks on a terminal (or takes ``--approve-all`` /
 ``--reject MESSAGE``); a run whose process died goes on from its last step.
 """
 
@@ -12,6 +13,8 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.cli._common import (
     EXIT_AWAITING,
@@ -25,6 +28,11 @@ from ponder.cli._common import (
     make_backend_from,
     open_memory,
 )
+
+if TYPE_CHECKING:
+    from ponder.agents import Agent
+    from ponder.backends import ChatBackend
+    from ponder.memory import MemoryStore
 
 __all__ = ["add_arguments", "main"]
 
@@ -46,6 +54,11 @@ def add_arguments(runs: argparse.ArgumentParser) -> None:
     resume.add_argument("run_id", metavar="RUN_ID")
     add_backend_options(resume)
     add_memory_options(resume)
+    resume.add_argument(
+        "--agent", default="react", choices=("react", "debugger"), help="the run's agent"
+    )
+    resume.add_argument("--project", type=Path, default=None, help="debugger: the run's project")
+    resume.add_argument("--command", default=None, help="debugger: the run's command")
     resume.add_argument("--approve", action="append", default=[], metavar="TOOL")
     decide = resume.add_mutually_exclusive_group()
     decide.add_argument("--approve-all", action="store_true", help="approve every pending call")
@@ -89,19 +102,15 @@ async def _resume(args: argparse.Namespace) -> int:
         RunNotClaimable,
         RunNotFound,
     )
-    from ponder.agents.registry import build_react_agent
     from ponder.backends import BackendError
     from ponder.cli.approvals import ask_decisions, can_ask
     from ponder.cli.run import _report, _stream, settle
 
     backend = make_backend_from(args)
     memory = open_memory(args.memory)
-    args.agent, args.schema, args.question = "react", None, ""
+    args.schema, args.question = None, ""
     try:
-        approvals = dict.fromkeys(args.approve, "always")
-        agent = build_react_agent(
-            backend=backend, memory=memory, budgets=budgets_from(args), approvals=approvals
-        )
+        agent = _agent_for(args, backend, memory)
         try:
             decisions: dict[str, Decision] | None = None
             pending = await agent.pending(args.run_id)
@@ -130,3 +139,34 @@ async def _resume(args: argparse.Namespace) -> int:
         await backend.aclose()
         await memory.aclose()
     return _report(result, args)
+
+
+def _agent_for(args: argparse.Namespace, backend: ChatBackend, memory: MemoryStore) -> Agent:
+    """The agent that continues the run, built as ``ponder run`` built it."""
+    from ponder.agents import Agent
+    from ponder.agents.registry import build_agent, build_react_agent
+
+    approvals = dict.fromkeys(args.approve, "always")
+    budgets = budgets_from(args)
+    if args.agent == "react":
+        if args.project is not None or args.command is not None:
+            raise CliError("--project and --command are options of --agent debugger", EXIT_USAGE)
+        return build_react_agent(
+            backend=backend, memory=memory, budgets=budgets, approvals=approvals
+        )
+    if args.project is None or not args.command:
+        raise CliError("--agent debugger needs the run's --project and --command", EXIT_USAGE)
+    try:
+        agent = build_agent(
+            "debugger",
+            backend=backend,
+            memory=memory,
+            budgets=budgets,
+            project=args.project,
+            command=args.command,
+            approvals=approvals,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    assert isinstance(agent, Agent)  # the fix mode's DebuggerAgent
+    return agent

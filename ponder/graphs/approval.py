@@ -48,6 +48,9 @@ class PendingCall(BaseModel):
     arguments: dict[str, Any]
     intent: str = ""
     """The answer text the model wrote in this turn so far (never its reasoning)."""
+    editable: bool = True
+    """Whether an :class:`Edit` may replace the arguments (not for the debugger's
+    ``apply_patch``: an edited diff was never tested in the sandbox)."""
 
 
 _DECLINED = "The user declined this tool call."
@@ -165,6 +168,10 @@ def validate_decisions(
         raise InvalidDecision(f"no decision for pending call {', '.join(map(repr, missing))}")
     for call_id, decision in decisions.items():
         if isinstance(decision, Edit):
+            if not wanted[call_id].editable:
+                raise InvalidDecision(
+                    f"the {wanted[call_id].tool!r} call cannot be edited: approve or reject it"
+                )
             tool = toolbox.get(wanted[call_id].tool)
             cleaned = drop_defaulted_nulls(decision.arguments, tool.parameters)
             error = next(Draft202012Validator(tool.parameters).iter_errors(cleaned), None)

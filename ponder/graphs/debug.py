@@ -8,8 +8,11 @@ unified diff against the original files. ``retest`` restores the pristine
 copy, applies the diff with the pure-Python applier and runs the command
 again; a failure (the diff does not apply, or the command still fails) goes
 back to ``propose`` with the evidence, until it passes or the attempts run
-out. ``deliver`` applies a passing patch to the user's own folder, only when
-asked. Reasoning leaves the inner loop only through the ``custom`` stream.
+out. ``report`` writes the report; ``apply`` writes a passing patch into the
+user's own folder, only when the run was started with ``apply`` and, when the
+approval policy of the pseudo-call :data:`APPLY_PATCH` asks for it, only after
+a person approved it (the run pauses there with LangGraph's ``interrupt``).
+Reasoning leaves the inner loop only through the ``custom`` stream.
 """
 
 from __future__ import annotations
@@ -21,22 +24,33 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.config import get_stream_writer
+from langgraph.func import task
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer, interrupt
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.protocol import ChatBackend
 from ponder.backends.types import Message, SystemMessage, Usage, UserMessage
 from ponder.graphs.answer_format import AnswerFormat
+from ponder.graphs.approval import (
+    ApprovalPolicy,
+    Approve,
+    PendingCall,
+    Reject,
+    decision_from_json,
+    needs_approval,
+)
 from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.debug_sandbox import CommandRun, SandboxProject
-from ponder.graphs.patching import PatchError, apply_unified_diff
+from ponder.graphs.patching import PatchError, apply_unified_diff, parse_unified_diff
 from ponder.graphs.react import ReactContext, ReactState, ToolRecord, build_react_graph
 from ponder.tools import ToolBox
 from ponder.tools.code import run_python_tool
 
 __all__ = [
+    "APPLY_PATCH",
     "DEBUG_SYSTEM_PROMPT",
     "EXPLAIN_SYSTEM_PROMPT",
     "CommandRun",
@@ -46,8 +60,12 @@ __all__ = [
     "PatchAttempt",
     "ProposedFix",
     "TracebackExplanation",
+    "apply_call",
     "build_debug_graph",
 ]
+
+APPLY_PATCH = "apply_patch"
+"""The pseudo-tool whose approval policy guards writing the patch into the user's folder."""
 
 DEBUG_SYSTEM_PROMPT = (
     "You are a careful debugger. A command fails in a copy of the user's project. Find the "
@@ -110,7 +128,8 @@ class DebugReport(BaseModel):
     sandbox), ``already_passing`` (nothing to fix) or ``not_fixed`` (the
     attempts or the model's budget ran out; ``patch`` is the last attempt).
     ``applied_to_project`` lists the user's files changed (only with
-    ``apply=True``); ``apply_error`` says why that failed, if it did.
+    ``apply=True``); ``apply_error`` says why that failed, if it did;
+    ``apply_rejected`` holds the person's message when they declined it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -124,6 +143,7 @@ class DebugReport(BaseModel):
     attempts: list[PatchAttempt]
     applied_to_project: list[str] = Field(default_factory=list)
     apply_error: str | None = None
+    apply_rejected: str | None = None
 
     def to_text(self) -> str:
         """A readable report (what ``answer_text`` and the memory hold)."""
@@ -139,6 +159,8 @@ class DebugReport(BaseModel):
             parts.append("Applied to the project: " + ", ".join(self.applied_to_project))
         if self.apply_error:
             parts.append(f"Not applied to the project: {self.apply_error}")
+        if self.apply_rejected is not None:
+            parts.append(f"Not applied to the project: rejected ({self.apply_rejected})")
         return "\n\n".join(parts)
 
 
@@ -152,10 +174,13 @@ class DebugContext:
     budgets: Budgets = field(default_factory=Budgets)
     max_attempts: int = 3
     command_timeout_s: float = 60.0
-    apply_to: Path | None = None
     tools: Sequence[Any] = ()
     temperature: float | None = 0.6
     top_p: float | None = 0.95
+    approval: ApprovalPolicy | None = None
+    """The policy of :data:`APPLY_PATCH` (``None``: apply without asking)."""
+    decided: frozenset[str] = frozenset()
+    """Ids of calls a person decided on for this resume (honoured whatever the policy)."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -165,9 +190,17 @@ class DebugContext:
 
 
 class DebugState(TypedDict, total=False):
-    """What the debug graph carries between nodes. No field ever holds reasoning."""
+    """What the debug graph carries between nodes. No field ever holds reasoning.
+
+    ``project`` (the user's folder) and ``command`` are the run's subject;
+    with ``apply`` the passing patch is written into ``project``. All three are
+    fixed when the run starts, so a resumed run writes where it was meant to.
+    """
 
     question: str
+    project: str
+    command: str
+    apply: bool
     before: CommandRun
     proposal: ProposedFix | None
     attempts: Annotated[list[PatchAttempt], operator.add]
@@ -261,18 +294,11 @@ async def retest_node(state: DebugState, runtime: Runtime[DebugContext]) -> Debu
 
 
 async def report_node(state: DebugState, runtime: Runtime[DebugContext]) -> DebugState:
-    """Build the report; apply a passing patch to the user's folder when asked."""
+    """Build the report from the evidence (the user's folder is not touched here)."""
     ctx = runtime.context
     attempts = list(state.get("attempts", []))
     last = attempts[-1] if attempts else None
     status = state.get("status") or "not_fixed"
-    applied: list[str] = []
-    apply_error: str | None = None
-    if status == "fixed" and last is not None and ctx.apply_to is not None:
-        try:
-            applied = apply_unified_diff(ctx.apply_to, last.patch)
-        except (PatchError, OSError) as exc:
-            apply_error = str(exc)
     report = DebugReport(
         status=status,
         command=ctx.command,
@@ -281,10 +307,57 @@ async def report_node(state: DebugState, runtime: Runtime[DebugContext]) -> Debu
         before=state["before"],
         after=last.result if last else None,
         attempts=attempts,
-        applied_to_project=applied,
-        apply_error=apply_error,
     )
     return {"report": report}
+
+
+def apply_call(report: DebugReport) -> PendingCall:
+    """The pending call a person decides on before the passing patch is written.
+
+    Its arguments are the files the diff changes and the diff itself, exactly
+    as tested in the sandbox; it cannot be edited (an edited diff was never tested).
+    """
+    files = [patch.path for patch in parse_unified_diff(report.patch)]
+    intent = (
+        f"Root cause: {report.root_cause}\nThe patch passed in the sandbox copy: $ {report.command}"
+    )
+    return PendingCall(
+        call_id=APPLY_PATCH,
+        tool=APPLY_PATCH,
+        arguments={"files": files, "patch": report.patch},
+        intent=intent,
+        editable=False,
+    )
+
+
+async def apply_node(state: DebugState, runtime: Runtime[DebugContext]) -> DebugState:
+    """Write the passing patch into the user's folder, after a person's yes when asked.
+
+    The node runs again from the top on resume, so nothing before the
+    ``interrupt`` writes; the write is a LangGraph task whose result is
+    checkpointed, so a resumed run never writes it twice.
+    """
+    ctx = runtime.context
+    report = state["report"]
+    assert report is not None  # routed here only with a passing report
+    call = apply_call(report)
+    if needs_approval(ctx.approval, call.arguments) or call.call_id in ctx.decided:
+        answer = interrupt({"calls": [call.model_dump(mode="json")]})
+        decision = decision_from_json(dict(answer)[call.call_id])
+        if not isinstance(decision, Approve):  # an edit never passes validate_decisions
+            message = decision.message if isinstance(decision, Reject) else "edits are refused"
+            return {"report": report.model_copy(update={"apply_rejected": message})}
+    written = await _write_patch(state["project"], report.patch)
+    return {"report": report.model_copy(update=written)}
+
+
+@task
+async def _write_patch(folder: str, patch: str) -> dict[str, Any]:
+    """Apply ``patch`` under ``folder``: the report's ``applied_to_project`` or ``apply_error``."""
+    try:
+        return {"applied_to_project": apply_unified_diff(Path(folder), patch)}
+    except (PatchError, OSError) as exc:
+        return {"apply_error": str(exc)}
 
 
 def _after_reproduce(state: DebugState) -> Literal["propose", "report"]:
@@ -299,19 +372,29 @@ def _after_retest(state: DebugState) -> Literal["propose", "report"]:
     return "report" if state.get("status") is not None else "propose"
 
 
-def build_debug_graph() -> CompiledStateGraph[DebugState, DebugContext, DebugState, DebugState]:
-    """reproduce → (propose → retest)* → report, within ``max_attempts``."""
+def _after_report(state: DebugState) -> Literal["apply", "__end__"]:
+    report = state.get("report")
+    passed = report is not None and report.status == "fixed" and bool(report.patch)
+    return "apply" if passed and state.get("apply") else "__end__"
+
+
+def build_debug_graph(
+    *, checkpointer: Checkpointer = None
+) -> CompiledStateGraph[DebugState, DebugContext, DebugState, DebugState]:
+    """reproduce → (propose → retest)* → report → apply (when asked), within ``max_attempts``."""
     graph = StateGraph(DebugState, context_schema=DebugContext)
     graph.add_node("reproduce", reproduce_node)
     graph.add_node("propose", propose_node)
     graph.add_node("retest", retest_node)
     graph.add_node("report", report_node)
+    graph.add_node("apply", apply_node)
     graph.add_edge(START, "reproduce")
     graph.add_conditional_edges("reproduce", _after_reproduce, ["propose", "report"])
     graph.add_conditional_edges("propose", _after_propose, ["retest", "report"])
     graph.add_conditional_edges("retest", _after_retest, ["propose", "report"])
-    graph.add_edge("report", END)
-    return graph.compile(name="ponder-debug")
+    graph.add_conditional_edges("report", _after_report, ["apply", END])
+    graph.add_edge("apply", END)
+    return graph.compile(checkpointer=checkpointer, name="ponder-debug")
 
 
 _REACT = build_react_graph()

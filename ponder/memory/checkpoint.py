@@ -55,6 +55,8 @@ CHECKPOINT_TYPES: tuple[tuple[str, str], ...] = (
     ("ponder.backends.types", "ToolCall"),
     ("ponder.backends.types", "Usage"),
     ("ponder.graphs.react", "ToolRecord"),
+    ("ponder.graphs.debug_sandbox", "CommandRun"),
+    *(("ponder.graphs.debug", name) for name in ("ProposedFix", "PatchAttempt", "DebugReport")),
 )
 """The ponder types a run's checkpoint holds: LangGraph loads these (and its own) only."""
 

@@ -3,63 +3,32 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from debug_project import (
+    CANARY,
+    GOOD_PATCH,
+    STALE_PATCH,
+    WRONG_PATCH,
+    backend_for,
+    copy_project,
+    fix,
+    snapshot,
+)
 
 from ponder.agents import Agent, FinalEvent
 from ponder.agents.debugger import DebuggerAgent, build_debugger_agent
-from ponder.backends import OpenAICompatibleBackend
 from ponder.graphs import ReasoningEvent, ToolResultEvent
 from ponder.graphs.debug import DebugReport, TracebackExplanation
 from ponder.memory import MemoryStore
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 
-BUGGY = Path(__file__).resolve().parents[2] / "examples" / "data" / "buggy_project"
-CANARY = "CANARY-debugger-reasoning-7f3e"
-GOOD_PATCH = (
-    "--- a/stats.py\n+++ b/stats.py\n@@ -9,2 +9,2 @@\n"
-    "-    for start in range(len(values) - window):\n"
-    "+    for start in range(len(values) - window + 1):\n"
-    "         chunk = values[start : start + window]\n"
-)
-STALE_PATCH = (
-    "--- a/stats.py\n+++ b/stats.py\n@@ -9 +9 @@\n"
-    "-    for i in range(n):\n+    for i in range(n + 1):\n"
-)
-WRONG_PATCH = (
-    "--- a/stats.py\n+++ b/stats.py\n@@ -11 +11 @@\n"
-    "-        averages.append(sum(chunk) / window)\n"
-    "+        averages.append(sum(chunk) / len(chunk))\n"
-)
-needs_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"
-)
-
-
-def fix(patch: str, cause: str = "range() stops one window early") -> Turn:
-    return Turn(reasoning=CANARY, content=json.dumps({"root_cause": cause, "patch": patch}))
-
-
-def backend_for(server: FakeModelServer) -> OpenAICompatibleBackend:
-    return OpenAICompatibleBackend(
-        base_url=server.base_url, model="fake-r1", api_key="sk-test", profile="deepseek"
-    )
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    copy = tmp_path / "user_project"
-    shutil.copytree(BUGGY, copy)
-    return copy
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
+    return copy_project(tmp_path)
 
 
 def user_text(body: dict[str, Any] | None) -> str:
@@ -68,7 +37,6 @@ def user_text(body: dict[str, Any] | None) -> str:
 
 
 @pytest.mark.sandbox
-@needs_bwrap
 async def test_reproduces_diagnoses_retries_and_fixes_in_the_sandbox(
     project: Path, tmp_path: Path
 ) -> None:
@@ -139,7 +107,6 @@ async def test_reproduces_diagnoses_retries_and_fixes_in_the_sandbox(
 
 
 @pytest.mark.sandbox
-@needs_bwrap
 async def test_apply_writes_the_passing_patch_to_the_project(project: Path) -> None:
     with FakeModelServer([fix(GOOD_PATCH)], shape="deepseek") as server:
         async with backend_for(server) as backend:
@@ -154,7 +121,6 @@ async def test_apply_writes_the_passing_patch_to_the_project(project: Path) -> N
 
 
 @pytest.mark.sandbox
-@needs_bwrap
 async def test_attempts_run_out_with_a_clear_outcome_and_nothing_applied(project: Path) -> None:
     before = snapshot(project)
     with FakeModelServer([fix(WRONG_PATCH)], shape="deepseek") as server:
@@ -177,7 +143,6 @@ async def test_attempts_run_out_with_a_clear_outcome_and_nothing_applied(project
 
 
 @pytest.mark.sandbox
-@needs_bwrap
 async def test_a_passing_command_needs_no_model(project: Path) -> None:
     with FakeModelServer([], shape="deepseek") as server:
         async with backend_for(server) as backend:
