@@ -158,6 +158,7 @@ class _DebugRuns(DurableRuns):
             "project": str(agent.project),
             "command": agent.command,
             "apply": agent.apply,
+            "apply_asks": agent.approvals.get(APPLY_PATCH, "never") != "never",
             "attempts": [],
             "steps": 0,
         }

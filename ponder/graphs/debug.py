@@ -194,13 +194,16 @@ class DebugState(TypedDict, total=False):
 
     ``project`` (the user's folder) and ``command`` are the run's subject;
     with ``apply`` the passing patch is written into ``project``. All three are
-    fixed when the run starts, so a resumed run writes where it was meant to.
+    fixed when the run starts, so a resumed run writes where it was meant to;
+    ``apply_asks`` records that the run started under an approval policy for
+    the write, so a run resumed by an agent without one still asks.
     """
 
     question: str
     project: str
     command: str
     apply: bool
+    apply_asks: bool
     before: CommandRun
     proposal: ProposedFix | None
     attempts: Annotated[list[PatchAttempt], operator.add]
@@ -341,7 +344,12 @@ async def apply_node(state: DebugState, runtime: Runtime[DebugContext]) -> Debug
     report = state["report"]
     assert report is not None  # routed here only with a passing report
     call = apply_call(report)
-    if needs_approval(ctx.approval, call.arguments) or call.call_id in ctx.decided:
+    asks = (
+        needs_approval(ctx.approval, call.arguments)
+        if ctx.approval is not None
+        else state.get("apply_asks", False)
+    )
+    if asks or call.call_id in ctx.decided:
         answer = interrupt({"calls": [call.model_dump(mode="json")]})
         decision = decision_from_json(dict(answer)[call.call_id])
         if not isinstance(decision, Approve):  # an edit never passes validate_decisions

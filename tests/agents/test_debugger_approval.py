@@ -183,3 +183,42 @@ async def test_only_apply_patch_has_a_policy(project: Path) -> None:
         async with backend_for(server) as backend:
             with pytest.raises(ValueError, match="'apply_patch' only, not run_python"):
                 debugger(backend, project, None, approvals={"run_python": "always"})
+
+
+@pytest.mark.parametrize(("started_asking", "pauses"), [(True, True), (False, False)])
+async def test_a_run_started_under_a_policy_asks_when_resumed_without_one(
+    project: Path, started_asking: bool, pauses: bool
+) -> None:
+    # A worker that died before the apply step: whoever resumes the run with no
+    # policy of its own must still ask if the run began under one.
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from ponder.graphs.debug import DebugContext, build_debug_graph
+    from ponder.graphs.debug_sandbox import CommandRun, SandboxProject
+
+    graph = build_debug_graph(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "died-before-apply"}}
+    failing = CommandRun(command=COMMAND, exit_code=1, output="FAILED")
+    report = DebugReport(
+        status="fixed",
+        command=COMMAND,
+        root_cause="range() stops one window early",
+        patch=GOOD_PATCH,
+        before=failing,
+        after=CommandRun(command=COMMAND, exit_code=0, output="OK"),
+        attempts=[],
+    )
+    state = {"project": str(project), "command": COMMAND, "apply": True, "report": report}
+    await graph.aupdate_state(config, {**state, "apply_asks": started_asking}, as_node="report")
+    with FakeModelServer([], shape="deepseek") as server:
+        async with backend_for(server) as backend:
+            sandbox = SandboxProject(project)
+            try:
+                context = DebugContext(backend=backend, project=sandbox, command=COMMAND)
+                async for _ in graph.astream(None, config, context=context):
+                    pass
+            finally:
+                await sandbox.aclose()
+    snapshot_after = await graph.aget_state(config)
+    assert bool(snapshot_after.interrupts) is pauses
+    assert ((project / "stats.py").read_text().count(FIXED_LINE) == 1) is not pauses
