@@ -256,6 +256,7 @@ class DurableRuns:
         context = agent._context(emit)
         context.decided = spec.decided
         context.durable_tools = True
+        context.run_id = spec.run_id
         async for _mode, chunk in spec.graph.astream(
             run_input,
             config,
