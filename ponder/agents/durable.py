@@ -139,6 +139,7 @@ class DurableRuns:
         context = self._agent._context(emit)
         context.decided = spec.decided
         context.durable_tools = True
+        context.run_id = spec.run_id
         yield context
 
     def _recursion_limit(self) -> int:
@@ -327,11 +328,13 @@ class DurableRuns:
         memory = self._agent.memory
         if memory is None:
             return InMemorySaver(serde=RedactingSerializer())
-        url = memory.engine.url
+        url, fence = memory.engine.url, self.ledger  # fence: a taken-over run writes nothing
         if url.get_backend_name() == "sqlite":
-            return await stack.enter_async_context(sqlite_checkpointer(str(url.database)))
+            return await stack.enter_async_context(
+                sqlite_checkpointer(str(url.database), fence=fence)
+            )
         return await stack.enter_async_context(
-            postgres_checkpointer(url.render_as_string(hide_password=False))
+            postgres_checkpointer(url.render_as_string(hide_password=False), fence=fence)
         )
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import operator
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
@@ -59,6 +60,7 @@ from ponder.graphs.events import (
 from ponder.graphs.resume_fold import fold_unreplayable
 from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox, ToolResult
+from ponder.tools.call_context import run_tool_call, run_tool_calls
 
 __all__ = [
     "ReactContext",
@@ -125,6 +127,9 @@ class ReactContext:
     """Run each tool call as a LangGraph task (set for checkpointed runs): a resumed
     run then never repeats a finished call. Off for graphs run inside another
     graph's node, whose tasks would belong to the outer run."""
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """The run's id, as tools see it (:func:`~ponder.tools.current_tool_call`); durable
+    runs set their run id here, so a resumed call keeps its idempotency key."""
     emit: Callable[[Any], None] | None = field(default=None, repr=False)
     """Where events go; ``None`` means LangGraph's ``custom`` stream.
 
@@ -302,10 +307,13 @@ async def tool_node(state: ReactState, runtime: Runtime[ReactContext]) -> ReactS
     # it completes, so a resumed run (after a pause or a crash) never runs it again.
     started = telemetry.tool_clock()
     if ctx.durable_tools:
-        futures = [_run_call(ctx.toolbox, call.model_dump(mode="json")) for call in to_run]
+        futures = [
+            _run_call(ctx.toolbox, call.model_dump(mode="json"), ctx.run_id, step)
+            for call in to_run
+        ]
         results = [ToolResult(**(await future)) for future in futures]
     else:  # no checkpointer, so no pause: nothing was rejected
-        results = await ctx.toolbox.run_all(to_run)
+        results = await run_tool_calls(ctx.toolbox, to_run, run_id=ctx.run_id, step=step)
     telemetry.tools_ran(results, started, step)
     messages: list[Message] = []
     records: list[ToolRecord] = []
@@ -383,7 +391,9 @@ REJECTED = "__rejected__"
 
 
 @task
-async def _run_call(toolbox: ToolBox, call_data: dict[str, Any]) -> dict[str, Any]:
+async def _run_call(
+    toolbox: ToolBox, call_data: dict[str, Any], run_id: str, step: int
+) -> dict[str, Any]:
     """Run one tool call (a LangGraph task, so its result is checkpointed on completion)."""
     call = ToolCall.model_validate(call_data)
     if call.name == REJECTED:
@@ -400,7 +410,7 @@ async def _run_call(toolbox: ToolBox, call_data: dict[str, Any]) -> dict[str, An
                 truncated_chars=0,
             )
         )
-    return dataclasses.asdict(await toolbox.run(call))
+    return dataclasses.asdict(await run_tool_call(toolbox, call, run_id=run_id, step=step))
 
 
 def route_after_model(state: ReactState) -> Literal["tools", "model", "__end__"]:

@@ -11,6 +11,7 @@ from ponder.memory.checkpoint import (
     postgres_checkpointer,
     sqlite_checkpointer,
 )
+from ponder.memory.fencing import LeaseLost
 from ponder.memory.migrations import MIGRATIONS, Migration, SchemaVersionError
 from ponder.memory.models import ThreadInfo, ToolCallSummary, TurnRecord
 from ponder.memory.redaction import (
@@ -31,6 +32,7 @@ from ponder.memory.store import MemoryStore, default_sqlite_path
 __all__ = [
     "MIGRATIONS",
     "CancelledAfterSave",
+    "LeaseLost",
     "MemoryStore",
     "Migration",
     "ReasoningLeakError",

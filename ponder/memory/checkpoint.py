@@ -9,16 +9,21 @@ factories here also yield savers that redact at ``aput``/``aput_writes``:
 channel values and writes are redacted, and channels named like reasoning
 (``reasoning``, ``reasoning_content``, …) are dropped from checkpoints and
 written as ``None``.
+
+Given the run ledger (``fence=``), a saver also fences its writes: a write
+for a run another worker took over is rolled back and raises
+:class:`~ponder.memory.fencing.LeaseLost` (:mod:`ponder.memory.fencing`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
@@ -32,10 +37,13 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from ponder.memory.fencing import FENCE_ERROR, SQLITE_FENCE_SETUP, LeaseLost
 from ponder.memory.redaction import REASONING_KEYS, redact
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from ponder.memory.runs import RunLedger
 
 __all__ = [
     "RedactingAsyncSqliteSaver",
@@ -113,7 +121,11 @@ class RedactingSaverMixin(BaseCheckpointSaver[str]):
     """Redacts checkpoints, metadata and pending writes before the saver stores them.
 
     Put it before a concrete saver class: ``class S(RedactingSaverMixin, AsyncSqliteSaver)``.
+    With :attr:`fence_owner` set, each write runs inside :meth:`_fenced`.
     """
+
+    fence_owner: str | None = None
+    """The ledger owner whose runs this saver writes; ``None``: writes are not fenced."""
 
     async def aput(
         self,
@@ -122,9 +134,10 @@ class RedactingSaverMixin(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await super().aput(
-            config, redact_checkpoint(checkpoint), redact(metadata), new_versions
-        )
+        async with self._fenced(config):
+            return await super().aput(
+                config, redact_checkpoint(checkpoint), redact(metadata), new_versions
+            )
 
     async def aput_writes(
         self,
@@ -133,16 +146,58 @@ class RedactingSaverMixin(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await super().aput_writes(config, redact_writes(writes), task_id, task_path)
+        async with self._fenced(config):
+            await super().aput_writes(config, redact_writes(writes), task_id, task_path)
+
+    def _fenced(self, config: RunnableConfig) -> AbstractAsyncContextManager[None]:
+        """Around one write: turns the database's refusal into :class:`LeaseLost`."""
+        return nullcontext()
 
 
 class RedactingAsyncSqliteSaver(RedactingSaverMixin, AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that redacts checkpoints, metadata and writes before storing."""
+    """``AsyncSqliteSaver`` that redacts checkpoints, metadata and writes before storing.
+
+    Fenced writes are refused by ``TEMP`` triggers on its connection
+    (:func:`fence_sqlite_connection`).
+    """
+
+    @asynccontextmanager
+    async def _fenced(self, config: RunnableConfig) -> AsyncIterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            if FENCE_ERROR not in str(exc):
+                raise
+            async with self.lock:  # the aborted INSERT left its transaction open
+                if self.conn.in_transaction:
+                    await self.conn.rollback()
+            raise LeaseLost(str(config["configurable"]["thread_id"])) from None
+
+
+async def fence_sqlite_connection(conn: aiosqlite.Connection, owner: str) -> None:
+    """Refuse, on ``conn``, checkpoint writes for runs ``owner`` no longer holds.
+
+    The memory's ``runs`` table must be in the same database file.
+    """
+    for statement in SQLITE_FENCE_SETUP:
+        await conn.execute(statement)
+    await conn.execute("DELETE FROM temp.ponder_fence_owner")
+    await conn.execute("INSERT INTO temp.ponder_fence_owner (owner) VALUES (?)", (owner,))
+    await conn.commit()
 
 
 @asynccontextmanager
-async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """A ready (set-up) redacting SQLite checkpointer on the file ``path``."""
+async def sqlite_checkpointer(
+    path: str | Path, *, fence: RunLedger | None = None
+) -> AsyncIterator[AsyncSqliteSaver]:
+    """A ready (set-up) redacting SQLite checkpointer on the file ``path``.
+
+    With ``fence`` (the ledger of a memory on the same file), a write for a
+    run this ledger lost to another worker raises :class:`LeaseLost` and
+    writes nothing.
+    """
+    if fence is not None:
+        await fence.store.ensure_schema()
     file = await asyncio.to_thread(_prepare_sqlite_file, path)
     async with aiosqlite.connect(file) as conn:
         # WAL with synchronous=NORMAL: a commit survives the process being killed
@@ -152,12 +207,15 @@ async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSave
         await conn.execute("PRAGMA synchronous = NORMAL")
         saver = RedactingAsyncSqliteSaver(conn, serde=RedactingSerializer())
         await saver.setup()
+        if fence is not None:
+            await fence_sqlite_connection(conn, fence.owner)
+            saver.fence_owner = fence.owner
         yield saver
 
 
 @asynccontextmanager
 async def postgres_checkpointer(
-    url: str, *, synchronous_commit: bool = False
+    url: str, *, synchronous_commit: bool = False, fence: RunLedger | None = None
 ) -> AsyncIterator[AsyncPostgresSaver]:
     """A ready (set-up) redacting PostgreSQL checkpointer.
 
@@ -171,6 +229,10 @@ async def postgres_checkpointer(
     server itself may lose the last fraction of a second of checkpoints (never
     corrupts them); those runs resume from an earlier step. The memory's own
     writes (turns, the run ledger) keep full synchronous commits.
+
+    With ``fence`` (the ledger of a memory in the same database), a write for
+    a run this ledger lost to another worker raises :class:`LeaseLost` and
+    writes nothing.
     """
     try:
         import psycopg
@@ -182,6 +244,8 @@ async def postgres_checkpointer(
             "pip install 'ponder[postgres]'"
         ) from exc
     libpq = _libpq_url(url)
+    if fence is not None:
+        await fence.store.ensure_schema()
     async with RedactingAsyncPostgresSaver.from_conn_string(
         libpq, serde=RedactingSerializer()
     ) as saver:
@@ -190,6 +254,8 @@ async def postgres_checkpointer(
         if libpq not in _PG_READY:
             await _setup_once(saver, libpq)
             _PG_READY.add(libpq)
+        if fence is not None:
+            cast(RedactingAsyncPostgresSaver, saver).fence_owner = fence.owner
         yield saver
 
 

@@ -10,28 +10,37 @@ processes and machines. The process that holds a run renews its lease every
 process died) and may be claimed by exactly one other process to resume it
 (an ``UPDATE … WHERE lease expired`` that one claimer wins). Leases use the
 clocks of the processes involved: keep machines in NTP sync.
+
+A process that stalled past its lease may find its run taken over when it
+wakes: its renewals then match no row and it stops holding the run, and its
+checkpoint writes are fenced (:mod:`ponder.memory.fencing`): they raise
+:class:`~ponder.memory.fencing.LeaseLost` and write nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
 import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, insert, or_, select, text, update
 
+from ponder.memory.fencing import LeaseLost, taken_over
 from ponder.memory.models import RunRow
 from ponder.memory.redaction import strip_reasoning
 from ponder.memory.store import MemoryStore
 
 __all__ = [
     "DEFAULT_LEASE_S",
+    "LeaseLost",
     "RunInfo",
     "RunLedger",
     "RunNotClaimable",
@@ -45,6 +54,7 @@ RunStatus = Literal["running", "awaiting_approval", "done", "failed", "cancelled
 _ACTIVE = ("running", "awaiting_approval")
 _BUSY_WORDS = {"awaiting_approval": " waiting for approval", "queued": " queued"}
 _LEDGERS: weakref.WeakKeyDictionary[MemoryStore, RunLedger] = weakref.WeakKeyDictionary()
+logger = logging.getLogger("ponder.memory")
 
 
 class RunInfo(BaseModel):
@@ -104,6 +114,7 @@ class RunLedger:
         self.lease_s = lease_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: set[str] = set()
+        self._lost: set[str] = set()
         self._renewer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -199,8 +210,26 @@ class RunLedger:
         return run
 
     def holds(self, run_id: str) -> bool:
-        """Whether this process holds the run's lease."""
+        """Whether this process holds the run's lease (as far as it knows: see :meth:`fence`)."""
         return run_id in self._held
+
+    async def fence(self, run_id: str) -> None:
+        """Raise :class:`LeaseLost` if another owner took the run (checked in the database).
+
+        Also when a newer run superseded it on its thread. A run this ledger
+        already knows it lost raises without a query; an unknown run passes
+        (it has no lease to lose). Checkpoint writes do this check themselves,
+        inside their transaction; call this before other writes for a run.
+        """
+        if run_id in self._lost:
+            raise LeaseLost(run_id)
+        await self.store.ensure_schema()
+        stmt = select(RunRow.owner, RunRow.status).where(RunRow.run_id == run_id)
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is not None and taken_over(row.owner, row.status, self.owner):
+            self._lose(run_id)
+            raise LeaseLost(run_id)
 
     async def finish(self, run_id: str, status: RunStatus) -> None:
         """Set the status of a run this process holds and stop renewing its lease."""
@@ -249,6 +278,7 @@ class RunLedger:
     # -------------------------------------------------------------- leases
 
     def _hold(self, run_id: str) -> None:
+        self._lost.discard(run_id)
         self._held.add(run_id)
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
@@ -260,17 +290,37 @@ class RunLedger:
             if not held:
                 return
             with contextlib.suppress(Exception):  # a failed renewal is retried next round
-                now = datetime.now(UTC)
-                async with self.store.write_engine.begin() as conn:
-                    await conn.execute(
-                        update(RunRow)
-                        .where(
-                            RunRow.run_id.in_(held),
-                            RunRow.owner == self.owner,
-                            RunRow.status == "running",
-                        )
-                        .values(lease_expires_at=now + timedelta(seconds=self.lease_s))
+                kept = await self._renew_once(held)
+                # a run finished meanwhile left _held before its row changed: not lost
+                for run_id in set(held).difference(kept).intersection(self._held):
+                    self._lose(run_id)
+                    logger.warning(
+                        "run %s: lease lost (another worker took the run over); "
+                        "this worker stops holding it",
+                        run_id,
                     )
+
+    async def _renew_once(self, held: Sequence[str]) -> set[str]:
+        """Extend the leases of ``held``; the run ids still ours (all of them, usually)."""
+        mine = (
+            RunRow.run_id.in_(held),
+            RunRow.owner == self.owner,
+            RunRow.status == "running",
+        )
+        now = datetime.now(UTC)
+        async with self.store.write_engine.begin() as conn:
+            result = await conn.execute(
+                update(RunRow)
+                .where(*mine)
+                .values(lease_expires_at=now + timedelta(seconds=self.lease_s))
+            )
+            if result.rowcount == len(held):
+                return set(held)
+            return set((await conn.execute(select(RunRow.run_id).where(*mine))).scalars())
+
+    def _lose(self, run_id: str) -> None:
+        self._held.discard(run_id)
+        self._lost.add(run_id)
 
     async def aclose(self) -> None:
         """Stop renewing leases (the runs' rows stay as they are)."""
