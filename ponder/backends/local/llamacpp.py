@@ -40,6 +40,7 @@ from ponder.backends.local._engine import (
     stream_work,
 )
 from ponder.backends.local.download import LocalModelError, ModelFile, ensure_model
+from ponder.backends.local.llamacpp_amx import model_params_without_amx
 from ponder.backends.local.progress import Progress
 from ponder.backends.local.prompt_cache import PromptCache, model_key
 from ponder.backends.local.template import ChatTemplate, Thinking
@@ -221,13 +222,14 @@ def _open(key: _Key, chat_template: str | None, thinking: Thinking, out: TextIO 
     ticker = threading.Thread(target=tick, name="ponder-load-progress", daemon=True)
     ticker.start()
     try:
-        llm = Llama(
-            key.path,
-            n_ctx=key.n_ctx,
-            n_gpu_layers=key.n_gpu_layers,
-            n_threads=key.n_threads,
-            verbose=False,
-        )
+        with model_params_without_amx():  # some VMs advertise AMX and fault on it
+            llm = Llama(
+                key.path,
+                n_ctx=key.n_ctx,
+                n_gpu_layers=key.n_gpu_layers,
+                n_threads=key.n_threads,
+                verbose=False,
+            )
     except (ValueError, RuntimeError) as exc:
         raise LocalModelError(f"llama.cpp could not load {key.path}: {exc}") from None
     finally:
