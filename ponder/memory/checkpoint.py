@@ -37,6 +37,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from ponder.memory import store
 from ponder.memory.fencing import FENCE_ERROR, SQLITE_FENCE_SETUP, LeaseLost
 from ponder.memory.redaction import REASONING_KEYS, redact
 
@@ -249,8 +250,11 @@ async def postgres_checkpointer(
     async with RedactingAsyncPostgresSaver.from_conn_string(
         libpq, serde=RedactingSerializer()
     ) as saver:
-        if not synchronous_commit and isinstance(saver.conn, psycopg.AsyncConnection):
-            await saver.conn.execute("SET synchronous_commit = off")
+        if isinstance(saver.conn, psycopg.AsyncConnection):
+            timeout_ms = store.STALLED_TRANSACTION_TIMEOUT_MS  # a stalled worker's locks
+            await saver.conn.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+            if not synchronous_commit:
+                await saver.conn.execute("SET synchronous_commit = off")
         if libpq not in _PG_READY:
             await _setup_once(saver, libpq)
             _PG_READY.add(libpq)

@@ -435,13 +435,37 @@ def _normalise_url(raw: str) -> URL:
     return url.set(drivername="postgresql+psycopg")
 
 
+STALLED_TRANSACTION_TIMEOUT_MS = 10_000
+"""PostgreSQL ends a session of ponder's left idle inside a transaction this long.
+
+ponder's transactions take milliseconds; one left open is a stalled process
+(SIGSTOP, a long pause, a partition) whose row locks would otherwise block
+the worker taking over its run until the connection died.
+"""
+
+
 def _create_engine(url: URL) -> AsyncEngine:
     if url.get_backend_name() == "postgresql":
-        return create_async_engine(url, pool_pre_ping=True)
+        pg_engine = create_async_engine(url, pool_pre_ping=True)
+        event.listen(pg_engine.sync_engine, "connect", _postgres_on_connect)
+        return pg_engine
     engine = create_async_engine(url)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # the SET is not left in an open transaction
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(
+            f"SET idle_in_transaction_session_timeout = {STALLED_TRANSACTION_TIMEOUT_MS}"
+        )
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

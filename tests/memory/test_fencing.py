@@ -196,3 +196,36 @@ async def test_an_unfenced_saver_is_unchanged(backend: Backend, store: MemorySto
     finally:
         await a.aclose()
         await b.aclose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_stalled_workers_open_transaction_does_not_block_the_takeover(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker stopped (SIGSTOP) inside a transaction holds the run's row lock;
+    # PostgreSQL ends that session after the stalled-transaction timeout, so the
+    # claimer waits that long, not until the stalled worker's connection dies.
+    from ponder.memory import store as store_module
+
+    monkeypatch.setattr(store_module, "STALLED_TRANSACTION_TIMEOUT_MS", 1000)
+    stalled, claimer = backend.open(), backend.open()
+    a, b = RunLedger(stalled), RunLedger(claimer)
+    try:
+        run_id = await a.start("t", "q")
+        await expire(stalled, run_id)
+        conn = await stalled.write_engine.connect()
+        await conn.begin()
+        await conn.execute(
+            update(RunRow).where(RunRow.run_id == run_id).values(updated_at=datetime.now(UTC))
+        )  # then the worker stalls, its transaction open
+        claimed = await asyncio.wait_for(b.claim(run_id, awaiting=False), timeout=60)
+        assert claimed.owner == b.owner
+        with pytest.raises(Exception, match=r"idle-in-transaction|terminat|closed"):
+            await conn.commit()  # the server ended the stalled session: its write is gone
+        await conn.invalidate()
+    finally:
+        await a.aclose()
+        await b.aclose()
+        await stalled.aclose()
+        await claimer.aclose()
