@@ -150,7 +150,14 @@ async def sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSave
         await conn.execute("PRAGMA synchronous = NORMAL")
         saver = RedactingAsyncSqliteSaver(conn, serde=RedactingSerializer())
         await saver.setup()
-        yield saver
+        try:
+            yield saver
+        finally:
+            # A cancelled run's last write (LangGraph's loop does not wait for it) may
+            # still be under way: closing between its INSERT and its COMMIT would
+            # leave SQLite's write lock held. The saver's operations hold its lock.
+            async with saver.lock:
+                pass
 
 
 @asynccontextmanager
