@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
 from pydantic import BaseModel
 
+from ponder.agents._unwind import cancel_and_wait
 from ponder.agents.durable import DurableRuns, RunSpec
 from ponder.agents.prompts import DEFAULT_SYSTEM_PROMPT, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from ponder.agents.result import FinalEvent, RunResult
@@ -28,6 +29,7 @@ from ponder.graphs.budgets import Budgets, Outcome
 from ponder.graphs.events import ErrorEvent, ReasoningEvent, RunEvent
 from ponder.graphs.react import ReactContext, ReactState, build_react_graph
 from ponder.memory import MemoryStore, ToolCallSummary
+from ponder.memory._uninterrupted import run_to_end
 from ponder.memory.runs import RunStatus
 from ponder.telemetry import hooks as telemetry
 from ponder.tools import ToolBox
@@ -306,11 +308,14 @@ class Agent(StreamingAgent):
                 telemetry.fail_run(run, exc)
             raise
         finally:
-            if not producer.done():
-                producer.cancel()
-                await asyncio.gather(producer, return_exceptions=True)
-            if not released:
-                await self._durable.release(spec, status)
+            try:
+                # Cancelled once and waited for to the end: a second cancel (anyio
+                # repeats them) would cut LangGraph's clean-up short, and leave a
+                # tool or the model stream running.
+                await cancel_and_wait(producer)
+            finally:
+                if not released:
+                    await run_to_end(self._durable.release(spec, status))
 
     # ------------------------------------------------- hooks for subclasses
 

@@ -211,7 +211,14 @@ async def sqlite_checkpointer(
         if fence is not None:
             await fence_sqlite_connection(conn, fence.owner)
             saver.fence_owner = fence.owner
-        yield saver
+        try:
+            yield saver
+        finally:
+            # A cancelled run's last write (LangGraph's loop does not wait for it) may
+            # still be under way: closing between its INSERT and its COMMIT would
+            # leave SQLite's write lock held. The saver's operations hold its lock.
+            async with saver.lock:
+                pass
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from contextlib import aclosing
 from typing import Any
 
 from ponder.agents import FinalEvent
+from ponder.agents._unwind import cancel_and_wait
 from ponder.agents.agent import AgentEvent
 from ponder.graphs import ErrorEvent, ReasoningEvent
 from ponder.server.event_log import EventWriter
@@ -113,6 +114,7 @@ async def with_heartbeat(
                 raise item
             yield item
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await frames.aclose()
+        try:
+            await cancel_and_wait(task)  # once: the run's clean-up must not be cut short
+        finally:
+            await frames.aclose()

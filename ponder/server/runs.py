@@ -14,6 +14,7 @@ from typing import TypeVar, cast
 from starlette.types import Receive
 
 from ponder.agents import FinalEvent, RunResult, StreamingAgent
+from ponder.agents._unwind import cancel_and_wait
 from ponder.agents.agent import AgentEvent
 from ponder.agents.durable import HELD_RUN, HeldRun
 from ponder.backends.errors import BackendError
@@ -272,8 +273,7 @@ async def unless_disconnected(work: Awaitable[_T], receive: Receive) -> _T:
         await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         watch.cancel()
-        run.cancel()
-        await asyncio.gather(run, watch, return_exceptions=True)
+        await cancel_and_wait(run)  # once, so that the run's clean-up is not cut short
     if run.cancelled():
         raise ClientDisconnected
     return run.result()

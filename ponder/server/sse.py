@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 from typing import Any
 
-import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from ponder.agents._unwind import cancel_and_wait
 from ponder.server.runs import until_disconnected
 
 __all__ = ["EventStreamResponse", "sse_frame"]
@@ -33,8 +34,10 @@ class EventStreamResponse(StreamingResponse):
 
     Starlette notices a disconnect only on the next write; a run may be silent
     for a long time (reasoning hidden, a slow tool), so this response also
-    watches ``receive``. ``on_close`` runs however the response ends, even if
-    the stream never started.
+    watches ``receive``. On a disconnect the stream is cancelled once and
+    waited for until its run has unwound (an anyio cancel scope would cancel
+    it again and again, cutting the run's clean-up short). ``on_close`` runs
+    however the response ends, even if the stream never started.
     """
 
     def __init__(
@@ -50,18 +53,21 @@ class EventStreamResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with anyio.create_task_group() as group:
-
-                async def watch() -> None:
-                    await until_disconnected(receive)
-                    group.cancel_scope.cancel()
-
-                group.start_soon(watch)
-                with suppress(OSError):  # the client went away mid-write
-                    await self.stream_response(send)
-                group.cancel_scope.cancel()
+            streaming = asyncio.ensure_future(self._send_frames(send))
+            watching = asyncio.ensure_future(until_disconnected(receive))
+            try:
+                await asyncio.wait((streaming, watching), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watching.cancel()
+                await cancel_and_wait(streaming)
+            if not streaming.cancelled():
+                streaming.result()
         finally:
             try:
                 await self._frames.aclose()
             finally:
                 self._on_close()
+
+    async def _send_frames(self, send: Send) -> None:
+        with suppress(OSError):  # the client went away mid-write
+            await self.stream_response(send)

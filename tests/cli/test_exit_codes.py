@@ -6,6 +6,7 @@ real subprocess gets as a real SIGINT.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -13,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from ponder.cli import main
+from ponder.memory import MemoryStore
+from ponder.memory.runs import RunLedger
 from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -76,16 +80,41 @@ def _usage(tmp_path: Path) -> int:
     return _ponder(_env(tmp_path), "q")  # no backend configured
 
 
-def _interrupted(tmp_path: Path) -> int:
-    slow = Turn(reasoning="thinking " * 400, content="late", chunk_chars=4, delay_s=0.05)
-    with FakeModelServer([slow], shape="vllm") as srv:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ponder", "run", "q"],
-            env=_env(tmp_path, PONDER_BASE_URL=srv.base_url),
+@contextmanager
+def _ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started here get SIGINT's default action, as a foreground command has.
+
+    A suite started in the background by a non-interactive shell (``pytest &``,
+    some CI runners) ignores SIGINT, and an ignored signal stays ignored in
+    every child: ``ponder run`` would never see the Ctrl-C this test sends, and
+    the test timed out (only for such a suite, so it looked flaky). A handled
+    signal is reset to its default in the child at exec.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ponder_run(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    with _ctrl_c_reaches_children():
+        return subprocess.Popen(
+            [sys.executable, "-m", "ponder", "run", *args, "q"],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+
+
+def _interrupted(tmp_path: Path) -> int:
+    slow = Turn(reasoning="thinking " * 400, content="late", chunk_chars=4, delay_s=0.05)
+    with FakeModelServer([slow], shape="vllm") as srv:
+        proc = _ponder_run(_env(tmp_path, PONDER_BASE_URL=srv.base_url))
         deadline = time.monotonic() + 60
         while not srv.requests and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -123,3 +152,35 @@ def test_exit_code(code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_the_step_budget_is_a_budget_too(tmp_path: Path) -> None:
     assert _served([_LOOP, Turn(content="best effort")], "--max-steps", "1")(tmp_path) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_first_model_call_streams_cancels_the_run(tmp_path: Path) -> None:
+    """Ctrl-C once the agent streams its first model call (not only during start-up).
+
+    The stream would last 120 s; the command must exit 130 well before, leave
+    the run cancelled in the ledger and store no turn.
+    """
+    slow = Turn(reasoning="thinking " * 2400, content="late", chunk_chars=9, delay_s=0.05)
+    with FakeModelServer([slow], shape="vllm") as srv:
+        proc = _ponder_run(_env(tmp_path, PONDER_BASE_URL=srv.base_url), "--show-reasoning")
+        assert proc.stderr is not None
+        proc.stderr.read(1)  # the reasoning streams: the agent runs the model call
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        waited = time.monotonic() - sent
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert waited < 20, f"exited {waited:.1f} s after Ctrl-C"
+    assert asyncio.run(_runs_and_turns(f"sqlite:///{tmp_path / 'memory.db'}")) == (["cancelled"], 0)
+
+
+async def _runs_and_turns(url: str) -> tuple[list[str], int]:
+    store = MemoryStore.from_url(url)
+    try:
+        runs = await RunLedger.for_store(store).list()
+        turns = [t for run in runs for t in await store.turns(run.thread_id)]
+        return [run.status for run in runs], len(turns)
+    finally:
+        await store.aclose()
