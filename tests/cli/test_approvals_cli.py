@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pexpect
 import pytest
@@ -26,16 +24,8 @@ def script() -> list[Turn]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    clean.update(
-        HOME=str(tmp_path / "home"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'memory.db'}",
-        PONDER_MODEL="r1",
-        NO_COLOR="1",
-    )
-    return clean
+def env(env: dict[str, str]) -> dict[str, str]:
+    return env | {"PONDER_MODEL": "r1", "NO_COLOR": "1"}
 
 
 def test_the_terminal_asks_and_an_edit_is_validated(env: dict[str, str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -30,16 +29,8 @@ APPROVED_APPLY = ("--apply", "--approve", "apply_patch")
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    clean.update(
-        HOME=str(tmp_path / "home"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'memory.db'}",
-        PONDER_MODEL="r1",
-        NO_COLOR="1",
-    )
-    return clean
+def env(env: dict[str, str]) -> dict[str, str]:
+    return env | {"PONDER_MODEL": "r1", "NO_COLOR": "1"}
 
 
 @pytest.fixture

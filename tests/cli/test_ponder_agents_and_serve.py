@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from ponder.testing import FakeModelServer, Turn
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    clean.update(
-        HOME=str(tmp_path / "home"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'memory.db'}",
-    )
-    return clean
 
 
 def ponder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -30,17 +29,6 @@ def ponder(
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PONDER_", "DEEPSEEK_"))}
-    clean.update(
-        HOME=str(tmp_path / "home"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        PONDER_MEMORY_URL=f"sqlite:///{tmp_path / 'memory.db'}",
-    )
-    return clean
 
 
 def assert_one_clean_line(stderr: str) -> None:
