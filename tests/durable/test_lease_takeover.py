@@ -39,6 +39,10 @@ from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 pytestmark = pytest.mark.slow
 
 ANSWER = "The note is recorded."
+_OTHER_ACTIVE_SESSIONS = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND state <> 'idle'"
+)
 
 
 def script(body: dict[str, object]) -> Turn:
@@ -53,12 +57,19 @@ def stall_take_over_wake(
     counter: Path,
     rows: Callable[[str], list[tuple[object, ...]]],
     digest: Callable[[str], tuple[int, int, str]],
+    between_writes: Callable[[], bool] = lambda: True,
 ) -> str:
-    """The scenario; returns the run id after checking what A and B left behind."""
+    """The scenario; returns the run id after checking what A and B left behind.
+
+    A is stopped inside its tool call once ``between_writes()`` (no write of
+    A's under way): a worker stopped in the middle of a pipelined PostgreSQL
+    write keeps its session active, and its locks, until the session dies.
+    """
     with FakeModelServer(script, shape="deepseek") as model:
         a = one_shot("run", memory_url, model.base_url, counter, "t", PONDER_TEST_SLOW_S="4")
         with reaped(a):
             wait_for(lambda: started(counter) == ["slow"], "A's tool call", timeout_s=60)
+            wait_for(between_writes, "A's last write to end", timeout_s=30)
             a.send_signal(signal.SIGSTOP)
             [(run, a_owner)] = rows("SELECT run_id, owner FROM runs")
             run_id = str(run)
@@ -108,6 +119,7 @@ def test_a_stalled_worker_writes_nothing_after_a_takeover_postgres(tmp_path: Pat
             tmp_path / "count",
             lambda sql: pg_rows(url, sql),
             lambda run_id: pg_checkpoint_digest(url, run_id),
+            lambda: pg_rows(url, _OTHER_ACTIVE_SESSIONS) == [],
         )
         dump = pg_dump(url)
     assert ANSWER in dump and CANARY not in dump
