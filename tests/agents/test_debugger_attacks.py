@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from debug_project import BUGGY, GOOD_PATCH, WRONG_PATCH
 
 from ponder.agents import FinalEvent
 from ponder.agents.debugger import DebuggerAgent
@@ -29,18 +30,6 @@ from ponder.testing import FakeModelServer, ToolCallSpec, Turn
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
-BUGGY = Path(__file__).resolve().parents[2] / "examples" / "data" / "buggy_project"
-GOOD_PATCH = (
-    "--- a/stats.py\n+++ b/stats.py\n@@ -9,2 +9,2 @@\n"
-    "-    for start in range(len(values) - window):\n"
-    "+    for start in range(len(values) - window + 1):\n"
-    "         chunk = values[start : start + window]\n"
-)
-WRONG_PATCH = (
-    "--- a/stats.py\n+++ b/stats.py\n@@ -11 +11 @@\n"
-    "-        averages.append(sum(chunk) / window)\n"
-    "+        averages.append(sum(chunk) / len(chunk))\n"
-)
 ROUNDS = 2  # whole debugger runs per race; each runs restore + apply three times
 RACE_S = 25  # the attacking process gives up after this long
 
